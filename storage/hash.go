@@ -35,6 +35,8 @@ func (s *Store) hashKV(rev int64) (HashKVResult, error) {
 	if s.closed.Load() {
 		return HashKVResult{}, ErrClosed
 	}
+	s.swapMu.RLock()
+	defer s.swapMu.RUnlock()
 	v, err := s.be.view()
 	if err != nil {
 		return HashKVResult{}, err
@@ -90,6 +92,8 @@ func (s *Store) Hash() (uint32, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
+	s.swapMu.RLock()
+	defer s.swapMu.RUnlock()
 	v, err := s.be.view()
 	if err != nil {
 		return 0, err

@@ -12,6 +12,8 @@ func (s *Store) Range(req RangeRequest) (*RangeResponse, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
+	s.swapMu.RLock()
+	defer s.swapMu.RUnlock()
 	v, err := s.be.view()
 	if err != nil {
 		return nil, err

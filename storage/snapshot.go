@@ -43,6 +43,8 @@ func (s *Store) Snapshot() (*Snapshot, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
+	s.swapMu.RLock()
+	defer s.swapMu.RUnlock()
 	s.be.commitMu.Lock()
 	defer s.be.commitMu.Unlock()
 	s.wmu.Lock()

@@ -58,6 +58,12 @@ type Store struct {
 	idx *index
 	hub *watchHub
 
+	// swapMu is held for reading by every operation that touches the backend or the
+	// index (reads, write sessions, commits, compaction steps, catch-up reads), and for
+	// writing by Restore, which replaces both. Nobody takes it twice.
+	swapMu sync.RWMutex
+	// epoch counts restores; a compaction scheduled before one is abandoned.
+	epoch atomic.Int64
 	// wmu is held by the write session (see Write) and by anything that must see the
 	// store between sessions: commit's batch swap, snapshots, restore.
 	wmu sync.Mutex
@@ -113,7 +119,7 @@ func Open(path string, opts Options) (*Store, error) {
 	go s.compactLoop()
 	if scheduled > 0 {
 		s.log.Info("resuming compaction", "rev", scheduled)
-		s.compactC <- compactJob{rev: scheduled, done: make(chan struct{})}
+		s.compactC <- compactJob{rev: scheduled, done: make(chan struct{}), epoch: s.epoch.Load()}
 	}
 	return s, nil
 }
@@ -193,7 +199,11 @@ func (s *Store) CompactRev() int64 { return s.compactRev.Load() }
 func (s *Store) ConsistentIndex() ConsistentIndex { return *s.ci.Load() }
 
 // Size returns the database file size and the bytes of it in use.
-func (s *Store) Size() (size, inUse int64) { return s.be.sizes() }
+func (s *Store) Size() (size, inUse int64) {
+	s.swapMu.RLock()
+	defer s.swapMu.RUnlock()
+	return s.be.sizes()
+}
 
 // Err returns the last commit error, or nil once a commit has succeeded since. A failing
 // commit (a full disk, say) keeps its writes in memory and is retried.
@@ -213,6 +223,8 @@ func (s *Store) Commit() error {
 }
 
 func (s *Store) commit() error {
+	s.swapMu.RLock()
+	defer s.swapMu.RUnlock()
 	s.be.commitMu.Lock()
 	defer s.be.commitMu.Unlock()
 	s.wmu.Lock()

@@ -195,8 +195,10 @@ func (h *watchHub) catchUp(ws *WatchStream) (more, ok bool) {
 		return false, true
 	}
 
+	s.swapMu.RLock()
 	v, err := s.be.view()
 	if err != nil {
+		s.swapMu.RUnlock()
 		s.log.Error("watch catch-up: cannot read history", "err", err)
 		return false, true
 	}
@@ -205,7 +207,8 @@ func (h *watchHub) catchUp(ws *WatchStream) (more, ok bool) {
 	from := int64(-1)
 	live := lagging[:0]
 	for _, l := range lagging {
-		if l.nextRev < compacted {
+		if l.nextRev < compacted || l.nextRev > last+1 {
+			// Compacted, or beyond the history after a restore rewound it.
 			cancels = append(cancels, l.w)
 			continue
 		}
@@ -221,6 +224,7 @@ func (h *watchHub) catchUp(ws *WatchStream) (more, ok bool) {
 	}
 	if err != nil {
 		v.Close()
+		s.swapMu.RUnlock()
 		s.log.Error("watch catch-up: cannot read history", "err", err)
 		return false, true
 	}
@@ -240,6 +244,7 @@ func (h *watchHub) catchUp(ws *WatchStream) (more, ok bool) {
 		}
 	}
 	v.Close()
+	s.swapMu.RUnlock()
 
 	if len(cancels) > 0 {
 		h.mu.Lock()
@@ -328,4 +333,22 @@ func (h *watchHub) close() {
 	for _, ws := range streams {
 		ws.Close()
 	}
+}
+
+// restored re-bases the hub on a store restored from a snapshot whose revision is rev:
+// every watcher is caught up from the new history from where it stood.
+func (h *watchHub) restored(rev int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ws := range h.streams {
+		for _, w := range ws.watchers {
+			if w.synced {
+				h.synced.remove(w)
+				w.synced = false
+				w.nextRev = h.lastRev + 1
+			}
+		}
+		ws.wake()
+	}
+	h.lastRev = rev
 }

@@ -14,9 +14,11 @@ import (
 // from more than one goroutine, and must not be held while waiting for a read view to be
 // closed by another goroutine that is itself waiting on the store.
 func (s *Store) Write() *Write {
+	s.swapMu.RLock()
 	s.wmu.Lock()
 	if s.closed.Load() {
 		s.wmu.Unlock()
+		s.swapMu.RUnlock()
 		return &Write{s: s, err: ErrClosed}
 	}
 	return &Write{s: s}
@@ -282,6 +284,7 @@ func (w *Write) End() {
 	s.hub.notify(w.events, s.rev.Load())
 	full := s.be.pendingSize() >= s.opts.BatchLimit
 	s.wmu.Unlock()
+	s.swapMu.RUnlock()
 	if full {
 		select {
 		case s.commitC <- struct{}{}:
