@@ -10,7 +10,9 @@ import (
 // it was before the txn; then the chosen operations run in list order, each seeing the
 // ones before it. A txn that would put a key twice, or put a key it also deletes, in any
 // branch that could run together, is refused with ErrDuplicateKey before anything runs,
-// as is one whose chosen path has a put that cannot be applied (ErrKeyNotFound and friends).
+// as is one whose chosen path has an operation that cannot be applied (see checkPath). An
+// error after that point is an I/O or corruption error that leaves the store unusable:
+// the node must stop rather than carry on with a half-applied entry.
 func (w *Write) Txn(req TxnRequest) (*TxnResponse, error) {
 	if w.err != nil {
 		return nil, w.err
@@ -28,7 +30,7 @@ func (w *Write) Txn(req TxnRequest) (*TxnResponse, error) {
 		o.finish()
 		return nil, err
 	}
-	if err := w.s.checkPath(&req, path); err != nil {
+	if err := w.s.checkPath(&req, path, o.main-1); err != nil {
 		o.finish()
 		return nil, err
 	}
@@ -127,9 +129,11 @@ func compareKV(c *Compare, kv *KeyValue) bool {
 	return false
 }
 
-// checkPath verifies, before anything runs, that every put on the chosen path can be
-// applied: ignore_value and ignore_lease need an existing key.
-func (s *Store) checkPath(req *TxnRequest, path txnPath) error {
+// checkPath verifies, before anything runs, that every operation on the chosen path can
+// be applied: ignore_value and ignore_lease need an existing key, and a range naming a
+// revision must name one between the compacted and the current (pre-txn) revision. After
+// it passes, the txn can only fail on an I/O or corruption error.
+func (s *Store) checkPath(req *TxnRequest, path txnPath, cur int64) error {
 	i := 0
 	var walk func(t *TxnRequest) error
 	walk = func(t *TxnRequest) error {
@@ -143,6 +147,12 @@ func (s *Store) checkPath(req *TxnRequest, path txnPath) error {
 			case op.Put != nil && (op.Put.IgnoreValue || op.Put.IgnoreLease):
 				if _, _, _, ok := s.idx.current(op.Put.Key); !ok {
 					return fmt.Errorf("%w: %q", ErrKeyNotFound, op.Put.Key)
+				}
+			case op.Range != nil && op.Range.Revision > 0:
+				if rev := op.Range.Revision; rev > cur {
+					return fmt.Errorf("%w: %d > current %d", ErrFutureRev, rev, cur)
+				} else if c := s.compactRev.Load(); rev < c {
+					return fmt.Errorf("%w: %d < compacted %d", ErrCompacted, rev, c)
 				}
 			case op.Txn != nil:
 				if err := walk(op.Txn); err != nil {
