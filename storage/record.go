@@ -137,7 +137,9 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	// The encoding is canonical: a padded varint would decode to the same value from
+	// different bytes, and hashes of records would differ between equal stores.
+	if n <= 0 || n != uvarintLen(uint64(v)<<1^uint64(v>>63)) {
 		d.fail("varint")
 		return 0
 	}
@@ -150,7 +152,7 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) {
 		d.fail("uvarint")
 		return 0
 	}

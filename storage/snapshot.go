@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -142,25 +143,26 @@ func checkTrailer(r io.Reader, h hash.Hash) error {
 }
 
 // RestoreFile writes the database image of a snapshot stream to a new file at path, after
-// verifying the stream's hash and that the image is a store of a known schema. An existing
-// file at path is refused. Nothing is left at path on error.
+// verifying the stream's hash and every record of the image (checkImage). An existing file
+// at path is refused. Nothing is left at path on error.
 func RestoreFile(r io.Reader, path string) error {
-	if _, err := os.Stat(path); err == nil {
+	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("storage: restore: %s already exists", path)
 	}
 	tmp, err := writeImage(r, filepath.Dir(path))
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	defer os.Remove(tmp)
+	// A link, unlike a rename, fails if path appeared meanwhile.
+	if err := os.Link(tmp, path); err != nil {
 		return fmt.Errorf("storage: restore: %w", err)
 	}
 	return syncDir(filepath.Dir(path))
 }
 
 // writeImage verifies a snapshot stream into a temporary file in dir, fsyncs it and checks
-// that it opens as a store. It returns the file's path.
+// the image (checkImage). It returns the file's path.
 func writeImage(r io.Reader, dir string) (string, error) {
 	f, err := os.CreateTemp(dir, ".restore-*.db")
 	if err != nil {
@@ -188,26 +190,75 @@ func writeImage(r io.Reader, dir string) (string, error) {
 	return tmp, nil
 }
 
-// checkImage opens a database image read-only and checks its schema and buckets.
-func checkImage(path string) error {
+// checkImage verifies a database image before it replaces anything: the file holds every
+// page its meta page claims, bbolt's own consistency check passes, the schema is known,
+// and every record and meta value decodes, so Open cannot fail on it later. A damaged
+// image must never take the process down: bbolt reads pages through a memory map and
+// asserts page types with panics, so the walk runs with faults turned into panics and
+// panics turned into ErrCorrupt.
+func checkImage(path string) (err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		return fmt.Errorf("%w: image does not open: %w", ErrCorrupt, err)
 	}
 	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error {
-		meta, kv := tx.Bucket(bucketMeta), tx.Bucket(bucketKV)
-		if meta == nil || kv == nil {
-			return fmt.Errorf("%w: image lacks the store's buckets", ErrCorrupt)
+	tx, err := db.Begin(false)
+	if err != nil {
+		return fmt.Errorf("%w: image: %w", ErrCorrupt, err)
+	}
+	defer tx.Rollback()
+	if tx.Size() > fi.Size() {
+		return fmt.Errorf("%w: image claims %d bytes but holds %d", ErrCorrupt, tx.Size(), fi.Size())
+	}
+	old := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(old)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: image is damaged: %v", ErrCorrupt, r)
 		}
-		v, err := decodeU64(meta.Get(metaSchema))
-		if err != nil {
+	}()
+	for cerr := range tx.Check() {
+		if err == nil {
+			err = fmt.Errorf("%w: image fails bbolt's check: %w", ErrCorrupt, cerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return checkContents(tx)
+}
+
+// checkContents decodes everything load would: the schema, the meta values, every record.
+func checkContents(tx *bolt.Tx) error {
+	meta, kv := tx.Bucket(bucketMeta), tx.Bucket(bucketKV)
+	if meta == nil || kv == nil {
+		return fmt.Errorf("%w: image lacks the store's buckets", ErrCorrupt)
+	}
+	v, err := decodeU64(meta.Get(metaSchema))
+	if err != nil {
+		return err
+	}
+	if v != schemaVersion {
+		return fmt.Errorf("%w: image schema %d", ErrSchema, v)
+	}
+	if _, _, err := decodeIndexTerm(meta.Get(metaConsistentIndex)); err != nil {
+		return err
+	}
+	for _, k := range [][]byte{metaCompactScheduled, metaCompactFinished} {
+		if _, err := decodeU64(meta.Get(k)); err != nil {
 			return err
 		}
-		if v != schemaVersion {
-			return fmt.Errorf("%w: image schema %d", ErrSchema, v)
+	}
+	var rec KeyValue
+	return kv.ForEach(func(k, val []byte) error {
+		if _, _, err := parseRevKey(k); err != nil {
+			return err
 		}
-		return nil
+		return decodeRecord(val, &rec, false)
 	})
 }
 

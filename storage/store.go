@@ -95,6 +95,9 @@ type ConsistentIndex struct {
 // index from it, and resumes a compaction a crash interrupted.
 func Open(path string, opts Options) (*Store, error) {
 	opts.setDefaults()
+	if err := finishRestore(path); err != nil {
+		return nil, err
+	}
 	be, err := openBackend(path, backendOptions{InitialMmapSize: opts.InitialMmapSize, Timeout: time.Second})
 	if err != nil {
 		return nil, err
@@ -114,6 +117,7 @@ func Open(path string, opts Options) (*Store, error) {
 		be.close()
 		return nil, err
 	}
+	s.hub.lastRev = s.rev.Load()
 	s.wg.Add(2)
 	go s.commitLoop()
 	go s.compactLoop()

@@ -109,9 +109,10 @@ func (o *op) store(rev Revision, tomb bool, kv *KeyValue) []byte {
 	w := o.w
 	// Records and keys of a session share one buffer; a full buffer is replaced, never
 	// grown in place, so slices handed to the batch stay valid.
+	// Chunks start small (most sessions write one key) and double up to 64 KiB.
 	need := revKeyLen + recordSize(kv)
 	if cap(w.recBuf)-len(w.recBuf) < need {
-		w.recBuf = make([]byte, 0, max(need, 64<<10))
+		w.recBuf = make([]byte, 0, max(need, min(2*cap(w.recBuf), 64<<10), 512))
 	}
 	start := len(w.recBuf)
 	w.recBuf = appendRevKey(w.recBuf, rev, tomb)
