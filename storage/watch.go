@@ -26,7 +26,7 @@ type WatchRequest struct {
 // WatchResponse is what a stream delivers. Events of one revision are never split across
 // responses. Revision promises that every event of the watcher at or below it has been
 // delivered (by this response or an earlier one); a response without events is a progress
-// notification.
+// notification. A Canceled response is the watcher's last.
 type WatchResponse struct {
 	WatchID  WatchID
 	Events   []Event
@@ -49,6 +49,11 @@ type WatchStream struct {
 	// Fields below are guarded by hub.mu.
 	watchers map[WatchID]*watcher
 	closed   bool
+	// canceled holds the Canceled responses the stream's goroutine owes, in order. Their
+	// IDs stay in retiring, unavailable to new watchers, until the response is sent, so a
+	// reused ID never sees the old watcher's last words after the new one's first.
+	canceled []WatchResponse
+	retiring map[WatchID]struct{}
 
 	wakeC chan struct{}
 	stopC chan struct{}
@@ -98,6 +103,7 @@ func (s *Store) NewWatchStream(bufSize int) *WatchStream {
 		hub:      s.hub,
 		ch:       make(chan WatchResponse, bufSize),
 		watchers: make(map[WatchID]*watcher),
+		retiring: make(map[WatchID]struct{}),
 		wakeC:    make(chan struct{}, 1),
 		stopC:    make(chan struct{}),
 		doneC:    make(chan struct{}),
@@ -107,8 +113,10 @@ func (s *Store) NewWatchStream(bufSize int) *WatchStream {
 	if h.closed {
 		ws.closed = true
 		h.mu.Unlock()
-		close(ws.doneC)
-		close(ws.ch)
+		ws.once.Do(func() {
+			close(ws.doneC)
+			close(ws.ch)
+		})
 		return ws
 	}
 	h.streams[ws] = struct{}{}
@@ -130,11 +138,11 @@ func (ws *WatchStream) Watch(req WatchRequest) (WatchID, error) {
 	}
 	id := req.ID
 	if id == AutoWatchID {
-		for id = 0; ws.watchers[id] != nil; id++ {
+		for id = 0; ws.inUse(id); id++ {
 		}
 	} else if id < 0 {
 		return 0, fmt.Errorf("storage: invalid watch ID %d", id)
-	} else if ws.watchers[id] != nil {
+	} else if ws.inUse(id) {
 		return 0, fmt.Errorf("%w: %d", ErrWatchIDExists, id)
 	}
 	if len(req.Key) == 0 {
@@ -162,7 +170,15 @@ func (ws *WatchStream) Watch(req WatchRequest) (WatchID, error) {
 	return id, nil
 }
 
-// Cancel removes a watcher. Responses already in the channel stay there.
+// inUse reports whether id names a watcher or one whose Canceled response is still owed.
+// hub.mu must be held.
+func (ws *WatchStream) inUse(id WatchID) bool {
+	_, retiring := ws.retiring[id]
+	return retiring || ws.watchers[id] != nil
+}
+
+// Cancel removes a watcher. The stream then delivers a response with Canceled set for it,
+// after any of its responses already under way, and nothing for it after that.
 func (ws *WatchStream) Cancel(id WatchID) error {
 	h := ws.hub
 	h.mu.Lock()
@@ -171,7 +187,7 @@ func (ws *WatchStream) Cancel(id WatchID) error {
 	if w == nil {
 		return fmt.Errorf("%w: %d", ErrWatchNotFound, id)
 	}
-	h.removeLocked(w)
+	h.cancelLocked(w, 0)
 	return nil
 }
 

@@ -22,6 +22,8 @@ type watchHub struct {
 
 	mu      sync.Mutex
 	lastRev int64
+	// epoch counts restores, so a catch-up step can tell it read a replaced history.
+	epoch   uint64
 	synced  *watchGroups
 	streams map[*WatchStream]struct{}
 	closed  bool
@@ -74,7 +76,7 @@ func (h *watchHub) notify(events []Event, rev int64) {
 				// revision (everything before it was delivered).
 				h.synced.remove(w)
 				w.synced = false
-				w.nextRev = from
+				w.nextRev = max(from, w.minRev)
 				w.ws.wake()
 			}
 		}
@@ -140,6 +142,18 @@ func (s *Store) prevOf(v *view, ev *Event) *KeyValue {
 	return kv
 }
 
+// cancelLocked detaches a watcher and queues its Canceled response, which the stream's
+// goroutine sends after anything of the watcher's it is sending now. h.mu must be held.
+func (h *watchHub) cancelLocked(w *watcher, compactRev int64) {
+	if w.canceled {
+		return
+	}
+	h.removeLocked(w)
+	w.ws.canceled = append(w.ws.canceled, WatchResponse{WatchID: w.id, Canceled: true, CompactRevision: compactRev})
+	w.ws.retiring[w.id] = struct{}{}
+	w.ws.wake()
+}
+
 // removeLocked detaches a watcher; h.mu must be held.
 func (h *watchHub) removeLocked(w *watcher) {
 	if w.canceled {
@@ -172,8 +186,9 @@ func (h *watchHub) catchUp(ws *WatchStream) (more, ok bool) {
 		h.mu.Unlock()
 		return false, false
 	}
-	last := h.lastRev
-	var owed []WatchResponse
+	last, epoch := h.lastRev, h.epoch
+	owed := ws.canceled
+	ws.canceled = nil
 	var lagging []lag
 	for _, w := range ws.watchers {
 		if w.owedProgress > 0 {
@@ -189,6 +204,11 @@ func (h *watchHub) catchUp(ws *WatchStream) (more, ok bool) {
 	for _, r := range owed {
 		if !ws.send(r) {
 			return false, false
+		}
+		if r.Canceled {
+			h.mu.Lock()
+			delete(ws.retiring, r.WatchID)
+			h.mu.Unlock()
 		}
 	}
 	if len(lagging) == 0 {
@@ -207,8 +227,7 @@ func (h *watchHub) catchUp(ws *WatchStream) (more, ok bool) {
 	from := int64(-1)
 	live := lagging[:0]
 	for _, l := range lagging {
-		if l.nextRev < compacted || l.nextRev > last+1 {
-			// Compacted, or beyond the history after a restore rewound it.
+		if l.nextRev < compacted {
 			cancels = append(cancels, l.w)
 			continue
 		}
@@ -249,14 +268,10 @@ func (h *watchHub) catchUp(ws *WatchStream) (more, ok bool) {
 	if len(cancels) > 0 {
 		h.mu.Lock()
 		for _, w := range cancels {
-			h.removeLocked(w)
+			h.cancelLocked(w, compacted)
 		}
 		h.mu.Unlock()
-		for _, w := range cancels {
-			if !ws.send(WatchResponse{WatchID: w.id, Canceled: true, CompactRevision: compacted}) {
-				return false, false
-			}
-		}
+		more = true // the Canceled responses go out at the start of the next step
 	}
 	for i, l := range live {
 		if l.nextRev <= end && len(out[i]) > 0 {
@@ -268,21 +283,31 @@ func (h *watchHub) catchUp(ws *WatchStream) (more, ok bool) {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, l := range live {
+	for i, l := range live {
 		w := l.w
 		if w.canceled {
 			continue
 		}
-		if w.nextRev != l.nextRev {
-			more = true // moved meanwhile (a restore): look again
+		if h.epoch != epoch {
+			// A restore replaced the history while this step read the old one. What the
+			// watcher was given must be within the new history, or it is canceled.
+			given := l.nextRev - 1
+			if l.nextRev <= end && len(out[i]) > 0 {
+				given = end
+			}
+			if given > h.lastRev {
+				h.cancelLocked(w, 0)
+				continue
+			}
+			w.nextRev = max(w.nextRev, given+1)
+			more = true
 			continue
 		}
 		if l.nextRev <= end {
 			w.nextRev = end + 1
 		}
-		if w.nextRev == h.lastRev+1 {
+		if w.nextRev >= h.lastRev+1 {
 			w.synced = true
-			w.minRev = max(w.minRev, w.nextRev)
 			h.synced.add(w)
 		} else {
 			more = true
@@ -335,20 +360,35 @@ func (h *watchHub) close() {
 	}
 }
 
-// restored re-bases the hub on a store restored from a snapshot whose revision is rev:
-// every watcher is caught up from the new history from where it stood.
+// restored re-bases the hub on a store restored from a snapshot whose revision is rev.
+// Every watcher resumes from the revision it needs next, caught up from the new history
+// (or canceled with the compacted revision if that history no longer holds it). A watcher
+// that was already given revisions the new history does not reach (the store went back in
+// time) is canceled: what it saw may not be what the new history says.
 func (h *watchHub) restored(rev int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	old := h.lastRev
+	h.lastRev = rev
+	h.epoch++
 	for ws := range h.streams {
 		for _, w := range ws.watchers {
+			next := w.nextRev
 			if w.synced {
 				h.synced.remove(w)
 				w.synced = false
-				w.nextRev = h.lastRev + 1
+				next = old + 1
+			}
+			if next > rev+1 && w.minRev < next {
+				h.cancelLocked(w, 0)
+				continue
+			}
+			w.nextRev = max(next, w.minRev)
+			if w.nextRev > rev {
+				w.synced = true
+				h.synced.add(w)
 			}
 		}
 		ws.wake()
 	}
-	h.lastRev = rev
 }
