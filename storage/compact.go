@@ -65,6 +65,9 @@ func (s *Store) compactLoop() {
 			if err := s.compact(job); errors.Is(err, errRestored) {
 				close(job.done) // the store was replaced; the job means nothing now
 				continue
+			} else if errors.Is(err, ErrClosed) {
+				s.log.Info("compaction interrupted by close; it resumes at the next open", "rev", job.rev)
+				continue
 			} else if err != nil {
 				s.log.Error("compaction failed", "rev", job.rev, "err", err)
 				continue // the scheduled revision stays in meta; it resumes at the next open
