@@ -19,6 +19,7 @@ import (
 var (
 	bucketKV   = []byte("kv")   // revision key -> record (see record.go and revision.go)
 	bucketMeta = []byte("meta") // metaXxx keys -> fixed-width big-endian integers
+	bucketAux  = []byte("aux")  // the node's replicated metadata (members, ...): opaque values
 )
 
 const schemaVersion = 1
@@ -62,13 +63,16 @@ type batch struct {
 	puts    []kvPair // revision order; append-only until swapped out
 	deletes [][]byte // revision keys removed by compaction
 	meta    map[string][]byte
+	aux     map[string][]byte // nil value: delete
 }
 
 type kvPair struct{ key, val []byte }
 
-func newBatch() *batch { return &batch{meta: make(map[string][]byte)} }
+func newBatch() *batch { return &batch{meta: make(map[string][]byte), aux: make(map[string][]byte)} }
 
-func (b *batch) empty() bool { return len(b.puts) == 0 && len(b.deletes) == 0 && len(b.meta) == 0 }
+func (b *batch) empty() bool {
+	return len(b.puts) == 0 && len(b.deletes) == 0 && len(b.meta) == 0 && len(b.aux) == 0
+}
 
 func (b *batch) size() int { return len(b.puts) + len(b.deletes) }
 
@@ -95,6 +99,9 @@ func openBackend(path string, o backendOptions) (*backend, error) {
 			return err
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketKV); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketAux); err != nil {
 			return err
 		}
 		if v := meta.Get(metaSchema); v != nil {
@@ -180,6 +187,18 @@ func (be *backend) write(b *batch) error {
 				return err
 			}
 		}
+		aux := tx.Bucket(bucketAux)
+		for k, v := range b.aux {
+			var err error
+			if v == nil {
+				err = aux.Delete([]byte(k))
+			} else {
+				err = aux.Put([]byte(k), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	be.mu.Lock()
@@ -193,6 +212,10 @@ func (be *backend) write(b *batch) error {
 		}
 		for k, v := range be.pending.meta {
 			merged.meta[k] = v
+		}
+		merged.aux = b.aux
+		for k, v := range be.pending.aux {
+			merged.aux[k] = v
 		}
 		be.pending = merged
 		return fmt.Errorf("storage: commit batch: %w", err)
@@ -277,6 +300,29 @@ func (v *view) scan(from, to []byte, fn func(k, val []byte) bool) {
 			}
 		}
 	}
+}
+
+// setAux schedules an aux bucket write (nil val: delete).
+func (be *backend) setAux(key string, val []byte) {
+	be.mu.Lock()
+	be.pending.aux[key] = val
+	be.mu.Unlock()
+}
+
+// readAux returns the committed aux bucket.
+func (be *backend) readAux() (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	err := be.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAux)
+		if b == nil {
+			return nil // an image from before the bucket existed: empty
+		}
+		return b.ForEach(func(k, v []byte) error {
+			out[string(k)] = append([]byte(nil), v...)
+			return nil
+		})
+	})
+	return out, err
 }
 
 // readMeta reads the committed meta bucket.

@@ -75,6 +75,9 @@ type Store struct {
 	compactRev atomic.Int64
 	// ci is the consistent index recorded by the last write session.
 	ci atomic.Pointer[ConsistentIndex]
+	// aux mirrors the aux bucket (see aux.go).
+	auxMu sync.RWMutex
+	aux   map[string][]byte
 
 	commitErr atomic.Pointer[error]
 	commitC   chan struct{} // a write session asks for a commit
@@ -132,6 +135,13 @@ func Open(path string, opts Options) (*Store, error) {
 // compaction revision that was scheduled but not finished, or 0.
 func (s *Store) load() (resume int64, err error) {
 	s.idx = newIndex()
+	aux, err := s.be.readAux()
+	if err != nil {
+		return 0, err
+	}
+	s.auxMu.Lock()
+	s.aux = aux
+	s.auxMu.Unlock()
 	ciRaw, err := s.be.readMeta(metaConsistentIndex)
 	if err != nil {
 		return 0, err
