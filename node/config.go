@@ -1,0 +1,140 @@
+package node
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"etcq.dev/etcq/storage"
+)
+
+// MemberInfo describes one member of the cluster.
+type MemberInfo struct {
+	ID         uint64   `msgpack:"id" json:"id"`
+	Name       string   `msgpack:"name" json:"name"`
+	PeerURLs   []string `msgpack:"peer_urls" json:"peer_urls"`
+	ClientURLs []string `msgpack:"client_urls" json:"client_urls"`
+	IsLearner  bool     `msgpack:"is_learner" json:"is_learner"`
+	// AutoPromote makes the leader promote this learner once it has caught up.
+	AutoPromote bool `msgpack:"auto_promote" json:"auto_promote,omitempty"`
+}
+
+// Config configures a Member. Durations are wall-clock; ticks count TickInterval.
+type Config struct {
+	// ID is this member's ID: non-zero, unique, never reused.
+	ID   uint64
+	Name string
+	// DataDir holds member/raft (the raft log) and member/db (the store).
+	DataDir string
+	// InitialCluster lists every member of a new cluster, this one included. It is used
+	// only when DataDir is empty and Join is false.
+	InitialCluster []MemberInfo
+	// ClusterToken distinguishes clusters with the same initial members.
+	ClusterToken string
+	// Join starts a member that was added to a running cluster (MemberAdd): it starts
+	// empty and receives the log or a snapshot from the leader.
+	Join bool
+	// ClusterID is the cluster joined (Join only; a new cluster derives its own).
+	ClusterID uint64
+	// ClientURLs are advertised to the cluster once this member applies its first entry.
+	ClientURLs []string
+
+	Transport PeerTransport
+
+	TickInterval   time.Duration // 100ms
+	ElectionTicks  int           // 10
+	HeartbeatTicks int           // 1
+
+	// SnapshotCount is the number of applied entries between raft snapshots (10,000);
+	// SnapshotCatchUpEntries is how much log a snapshot keeps for slow followers (5,000).
+	SnapshotCount          uint64
+	SnapshotCatchUpEntries uint64
+
+	// MaxBatchRequests and MaxBatchBytes bound the requests packed into one entry
+	// (512, 1 MiB). MaxRequestBytes refuses larger requests (1.5 MiB).
+	MaxBatchRequests int
+	MaxBatchBytes    int
+	MaxRequestBytes  int
+	// MaxApplyLag refuses new proposals with ErrTooManyRequests while the committed
+	// index is this far ahead of the applied one (5,000).
+	MaxApplyLag uint64
+	// RequestQueue is how many requests may wait to be proposed (8,192).
+	RequestQueue int
+
+	// DisableAutoPromote leaves learners to be promoted by hand.
+	DisableAutoPromote bool
+
+	Logger       *slog.Logger
+	StoreOptions storage.Options
+}
+
+func (c *Config) validate() error {
+	if c.ID == 0 {
+		return fmt.Errorf("%w: member ID must not be 0", ErrBadConfig)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("%w: no data directory", ErrBadConfig)
+	}
+	if c.Transport == nil {
+		return fmt.Errorf("%w: no transport", ErrBadConfig)
+	}
+	setDefault(&c.TickInterval, 100*time.Millisecond)
+	setDefault(&c.ElectionTicks, 10)
+	setDefault(&c.HeartbeatTicks, 1)
+	setDefault(&c.SnapshotCount, 10000)
+	setDefault(&c.SnapshotCatchUpEntries, 5000)
+	setDefault(&c.MaxBatchRequests, 512)
+	setDefault(&c.MaxBatchBytes, 1<<20)
+	setDefault(&c.MaxRequestBytes, 3<<19)
+	setDefault(&c.MaxApplyLag, 5000)
+	setDefault(&c.RequestQueue, 8192)
+	if c.ElectionTicks <= c.HeartbeatTicks {
+		return fmt.Errorf("%w: election ticks (%d) must exceed heartbeat ticks (%d)", ErrBadConfig, c.ElectionTicks, c.HeartbeatTicks)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if !c.Join {
+		found := false
+		for _, m := range c.InitialCluster {
+			if m.ID == 0 {
+				return fmt.Errorf("%w: initial cluster member %q has ID 0", ErrBadConfig, m.Name)
+			}
+			found = found || m.ID == c.ID
+		}
+		if !found {
+			return fmt.Errorf("%w: member %x is not in the initial cluster", ErrBadConfig, c.ID)
+		}
+	}
+	return nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// electionTimeout is the wall-clock length of an election timeout.
+func (c *Config) electionTimeout() time.Duration {
+	return time.Duration(c.ElectionTicks) * c.TickInterval
+}
+
+// clusterID derives a new cluster's ID from its initial members and token, so every member
+// of one bootstrap computes the same ID and another cluster almost surely a different one.
+func clusterID(members []MemberInfo, token string) uint64 {
+	var parts []string
+	for _, m := range members {
+		urls := slices.Clone(m.PeerURLs)
+		slices.Sort(urls)
+		parts = append(parts, fmt.Sprintf("%x=%s", m.ID, strings.Join(urls, ",")))
+	}
+	slices.Sort(parts)
+	sum := sha256.Sum256([]byte(strings.Join(parts, ";") + "|" + token))
+	return binary.BigEndian.Uint64(sum[:8]) | 1
+}

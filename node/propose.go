@@ -1,0 +1,101 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/raft/v3"
+)
+
+// submit proposes a request and waits for the result of applying it. A request that gives
+// up after it was queued may still be applied later: its error says the outcome is unknown.
+func (m *Member) submit(ctx context.Context, req *request) (any, error) {
+	if m.stopped() {
+		return nil, ErrStopped
+	}
+	if size := req.size(); size > m.cfg.MaxRequestBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrRequestTooLarge, size, m.cfg.MaxRequestBytes)
+	}
+	if lag := m.committed.Load() - min(m.committed.Load(), m.applied.get()); lag > m.cfg.MaxApplyLag {
+		return nil, fmt.Errorf("%w: %d committed entries wait to be applied", ErrTooManyRequests, lag)
+	}
+	req.Member = m.id
+	req.Seq = m.seq.Add(1)
+	ch := m.wait.register(req.Seq)
+	select {
+	case m.propC <- req:
+	default:
+		m.wait.cancel(req.Seq)
+		return nil, fmt.Errorf("%w: %d requests wait to be proposed", ErrTooManyRequests, cap(m.propC))
+	}
+	select {
+	case r := <-ch:
+		return r.resp, r.err
+	case <-ctx.Done():
+		m.wait.cancel(req.Seq)
+		return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	case <-m.stopC:
+		return nil, ErrStopped
+	}
+}
+
+// proposeLoop packs queued requests into raft entries: while one proposal is being handed
+// to raft, the next requests queue up, so under load each entry carries many of them
+// (one MsgApp per follower per batch instead of per request).
+func (m *Member) proposeLoop() {
+	defer m.wg.Done()
+	for {
+		var first *request
+		select {
+		case <-m.stopC:
+			return
+		case first = <-m.propC:
+		}
+		batch, size := []*request{first}, first.size()
+	fill:
+		for len(batch) < m.cfg.MaxBatchRequests && size < m.cfg.MaxBatchBytes {
+			select {
+			case r := <-m.propC:
+				batch = append(batch, r)
+				size += r.size()
+			default:
+				break fill
+			}
+		}
+		m.propose(batch)
+	}
+}
+
+// propose hands one batch to raft. Without a leader raft cannot take it; after an
+// election timeout the batch fails with ErrNoLeader, never having been proposed.
+func (m *Member) propose(batch []*request) {
+	data, err := encodeEntry(batch)
+	if err != nil {
+		m.failBatch(batch, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.electionTimeout())
+	defer cancel()
+	// The proposals are marked before raft sees them: a leader change racing with
+	// Propose must not leave one of them waiting forever.
+	m.wait.proposed(batch)
+	err = m.raft.Propose(ctx, data)
+	switch {
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded):
+		m.failBatch(batch, ErrNoLeader)
+	case errors.Is(err, raft.ErrProposalDropped):
+		m.failBatch(batch, ErrDropped)
+	case errors.Is(err, raft.ErrStopped):
+		m.failBatch(batch, ErrStopped)
+	default:
+		m.failBatch(batch, err)
+	}
+}
+
+func (m *Member) failBatch(batch []*request, err error) {
+	for _, r := range batch {
+		m.wait.trigger(r.Seq, result{err: err})
+	}
+}
