@@ -63,6 +63,9 @@ func decodeEntry(data []byte) ([]*request, error) {
 	if data[0] != entryFormat1 {
 		return nil, fmt.Errorf("node: entry format %d is unknown to this build", data[0])
 	}
+	if err := checkMsgpack(data[1:]); err != nil {
+		return nil, fmt.Errorf("node: decode entry: %w", err)
+	}
 	var reqs []*request
 	if err := msgpack.Unmarshal(data[1:], &reqs); err != nil {
 		return nil, fmt.Errorf("node: decode entry: %w", err)

@@ -330,3 +330,21 @@ func (a *appliedWaiter) wait(index uint64) <-chan struct{} {
 	a.waiters[index] = append(a.waiters[index], ch)
 	return ch
 }
+
+// AppliedIndex returns the index of the last entry applied to the store.
+func (m *Member) AppliedIndex() uint64 { return m.applied.get() }
+
+// CommittedIndex returns the last commit index the raft goroutine has seen.
+func (m *Member) CommittedIndex() uint64 { return m.committed.Load() }
+
+// WaitApplied returns once the member has applied the entry at index.
+func (m *Member) WaitApplied(ctx context.Context, index uint64) error {
+	select {
+	case <-m.applied.wait(index):
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for index %d (applied %d): %w", ErrTimeout, index, m.applied.get(), ctx.Err())
+	case <-m.stopC:
+		return ErrStopped
+	}
+}
