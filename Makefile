@@ -69,7 +69,7 @@ fuzz: ## run every Fuzz target in PKGS for FUZZTIME each, one after the other
 	  for name in $$(grep '^Fuzz' <<<"$$names" || true); do \
 	    n=$$((n + 1)); \
 	    echo "== $$pkg $$name for $(FUZZTIME)"; \
-	    $(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+	    $(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s "$$pkg"; \
 	  done; \
 	done; \
 	echo "fuzz: ran $$n target(s)"
