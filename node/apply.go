@@ -122,7 +122,14 @@ func (m *Member) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChangeI, ctxByte
 		refusal = m.checkConfChange(v2)
 	}
 	if refusal != nil {
-		m.raft.ApplyConfChange(&raftpb.ConfChangeV2{})
+		// Raft ignores changes whose node ID is 0; an empty ConfChangeV2 would instead
+		// mean "leave the joint configuration".
+		noop := &raftpb.ConfChangeV2{Transition: v2.Transition}
+		for _, c := range v2.Changes {
+			none := uint64(0)
+			noop.Changes = append(noop.Changes, &raftpb.ConfChangeSingle{Type: c.Type, NodeId: &none})
+		}
+		m.raft.ApplyConfChange(noop)
 	} else {
 		cs := m.raft.ApplyConfChange(cc)
 		m.confState.Store(cs)

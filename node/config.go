@@ -30,8 +30,9 @@ type Config struct {
 	Name string
 	// DataDir holds member/raft (the raft log) and member/db (the store).
 	DataDir string
-	// InitialCluster lists every member of a new cluster, this one included. It is used
-	// only when DataDir is empty and Join is false.
+	// InitialCluster lists every member of a new cluster, this one included; for a member
+	// that joins, the members of the cluster it joins (as etcd's --initial-cluster with
+	// --initial-cluster-state existing), so it can reach them before it has the log.
 	InitialCluster []MemberInfo
 	// ClusterToken distinguishes clusters with the same initial members.
 	ClusterToken string
@@ -43,6 +44,8 @@ type Config struct {
 	// ClientURLs are advertised to the cluster once this member applies its first entry.
 	ClientURLs []string
 
+	// Transport carries raft messages. It is handed over before the Member (its Handler)
+	// exists: a transport must accept Send and AddPeer before it is told where to deliver.
 	Transport PeerTransport
 
 	TickInterval   time.Duration // 100ms

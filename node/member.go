@@ -171,7 +171,9 @@ func New(cfg Config) (*Member, error) {
 		m.confState.Store(state.Snapshot.GetMetadata().GetConfState())
 		m.applied.set(m.snapIndex)
 	}
-	for _, mi := range m.members() {
+	// Peers: the member list the store holds, and the configured one (for a member that
+	// joins, the cluster it joins: it learns the rest from the log).
+	for _, mi := range append(m.members(), cfg.InitialCluster...) {
 		if mi.ID != m.id {
 			m.transport.AddPeer(mi.ID, mi.PeerURLs)
 		}
@@ -184,9 +186,6 @@ func New(cfg Config) (*Member, error) {
 				return fail(err)
 			}
 			peers = append(peers, raft.Peer{ID: mi.ID, Context: ctx})
-			if mi.ID != m.id {
-				m.transport.AddPeer(mi.ID, mi.PeerURLs)
-			}
 		}
 		m.raft = raft.StartNode(rc, peers)
 		log.Info("bootstrapped a new cluster", "cluster", fmt.Sprintf("%x", m.clusterID), "members", len(peers))

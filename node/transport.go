@@ -29,7 +29,9 @@ type PeerTransport interface {
 }
 
 // Handler is what a transport delivers to: the node's side of PeerTransport. A Member
-// implements it.
+// implements it. Process and ProcessSnapshot return once their context is done.
+// ReportUnreachable and ReportSnapshot may block until raft takes the report, so a
+// transport never calls them from inside Send or SendSnapshot.
 type Handler interface {
 	// Process hands a received raft message to the member.
 	Process(ctx context.Context, m *raftpb.Message) error
