@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -118,7 +119,13 @@ func (m *Member) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChangeI, ctxByte
 	}
 	v2 := cc.AsV2()
 	var refusal error
-	if !replay {
+	if replay {
+		// The decision was made the first time, against the state of that moment, and
+		// recorded; a replay repeats it rather than judge again against today's state.
+		if _, refused := m.store.Aux(refusedKey(e.GetIndex())); refused {
+			refusal = errReplayedRefusal
+		}
+	} else {
 		refusal = m.checkConfChange(v2)
 	}
 	if refusal != nil {
@@ -138,6 +145,8 @@ func (m *Member) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChangeI, ctxByte
 		w := m.store.Write()
 		if refusal == nil {
 			m.recordConfChange(w, v2, &cctx.Info)
+		} else {
+			w.SetAux(refusedKey(e.GetIndex()), []byte{1})
 		}
 		w.SetConsistentIndex(e.GetIndex(), e.GetTerm())
 		w.End()
@@ -150,6 +159,9 @@ func (m *Member) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChangeI, ctxByte
 	}
 	return nil
 }
+
+// errReplayedRefusal stands for the original reason a replayed change was refused.
+var errReplayedRefusal = errors.New("node: membership change refused")
 
 // applySnapshot replaces the store with the image that came with a snapshot from the
 // leader (saved by ProcessSnapshot under the snapshot's index).

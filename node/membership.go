@@ -14,15 +14,18 @@ import (
 )
 
 // The member list is replicated state: the store's aux values "members/<id>" (msgpack
-// MemberInfo) and "removed/<id>" (IDs that may never come back), written by the conf change
-// entries that change them.
+// MemberInfo), "removed/<id>" (IDs that may never come back) and "refused/<index>" (conf
+// change entries refused at apply, so a replay refuses them again), written by the conf
+// change entries that change them.
 const (
 	auxMembers = "members/"
 	auxRemoved = "removed/"
+	auxRefused = "refused/" // conf change entries refused at apply, by index
 )
 
-func memberKey(id uint64) string  { return fmt.Sprintf("%s%016x", auxMembers, id) }
-func removedKey(id uint64) string { return fmt.Sprintf("%s%016x", auxRemoved, id) }
+func memberKey(id uint64) string     { return fmt.Sprintf("%s%016x", auxMembers, id) }
+func removedKey(id uint64) string    { return fmt.Sprintf("%s%016x", auxRemoved, id) }
+func refusedKey(index uint64) string { return fmt.Sprintf("%s%016x", auxRefused, index) }
 
 // members returns the cluster's members as this member has applied them, by ID.
 func (m *Member) members() []MemberInfo {

@@ -77,12 +77,12 @@ func (m *Member) propose(batch []*request) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.electionTimeout())
 	defer cancel()
-	// The proposals are marked before raft sees them: a leader change racing with
-	// Propose must not leave one of them waiting forever.
-	m.wait.proposed(batch)
 	err = m.raft.Propose(ctx, data)
 	switch {
 	case err == nil:
+		// From now on a leader change may lose them. (One that races with this line
+		// leaves them to their deadline: slower, never wrong.)
+		m.wait.proposed(batch)
 	case errors.Is(err, context.DeadlineExceeded):
 		m.failBatch(batch, ErrNoLeader)
 	case errors.Is(err, raft.ErrProposalDropped):

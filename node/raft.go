@@ -118,8 +118,11 @@ func (m *Member) noteSoftState(ss *raft.SoftState) {
 	next := make(chan struct{})
 	prev := m.leaderC.Swap(&next)
 	close(*prev)
-	// Proposals handed to raft under the old leader may be lost; their outcome is unknown.
-	m.wait.failProposed(ErrLeaderChanged)
+	// Proposals handed to raft under a leader that is gone may be lost; their outcome is
+	// unknown. Finding a leader after having none loses nothing.
+	if old != 0 {
+		m.wait.failProposed(ErrLeaderChanged)
+	}
 }
 
 // send hands messages to the transport; snapshots go on a path of their own, with the
