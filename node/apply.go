@@ -190,6 +190,9 @@ func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 			m.transport.AddPeer(mi.ID, mi.PeerURLs)
 		}
 	}
+	// Requests proposed here may have been committed inside the snapshot, where no entry
+	// answers them: end their waits now rather than at their deadlines.
+	m.wait.failProposed(ErrSnapshotApplied)
 	m.log.Info("restored the store from a snapshot", "index", index, "rev", m.store.Rev())
 	return nil
 }

@@ -40,7 +40,8 @@
 //
 // # Errors
 //
-// ErrStopped, ErrTimeout and ErrLeaderChanged leave a write's outcome unknown; ErrNoLeader,
+// ErrStopped, ErrTimeout, ErrLeaderChanged and ErrSnapshotApplied leave a write's outcome
+// unknown; ErrNoLeader,
 // ErrDropped, ErrTooManyRequests and ErrRequestTooLarge mean it was not applied. Store
 // errors (storage.ErrCompacted, ...) come back as they are. Membership: ErrMemberNotFound,
 // ErrIDRemoved, ErrPeerURLExists, ErrNotLearner, ErrLearnerBehind, ErrUnhealthy,

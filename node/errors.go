@@ -8,6 +8,7 @@ var (
 	ErrStopped         = errors.New("node: member stopped")
 	ErrTimeout         = errors.New("node: request timed out; its outcome is unknown")
 	ErrLeaderChanged   = errors.New("node: leader changed; the request's outcome is unknown")
+	ErrSnapshotApplied = errors.New("node: member caught up from a snapshot; the request's outcome is unknown")
 	ErrNoLeader        = errors.New("node: no leader")
 	ErrNotLeader       = errors.New("node: this member is not the leader")
 	ErrTooManyRequests = errors.New("node: too many requests")
