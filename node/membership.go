@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"go.etcd.io/raft/v3/raftpb"
@@ -131,7 +132,8 @@ func (m *Member) updatePeers(cc *raftpb.ConfChangeV2) {
 				m.removed.Do(func() { close(m.removedC) })
 				m.log.Warn("this member was removed from the cluster")
 			} else {
-				m.transport.RemovePeer(id)
+				// Not at once: what is queued for it may tell it the removal committed.
+				time.AfterFunc(m.cfg.electionTimeout(), func() { m.transport.RemovePeer(id) })
 			}
 			continue
 		}
@@ -249,16 +251,28 @@ func (m *Member) RemoveMember(ctx context.Context, id uint64) ([]MemberInfo, err
 		return nil, fmt.Errorf("%w: %x", ErrMemberNotFound, id)
 	}
 	if m.IsLeader() && !mi.IsLearner {
-		st := m.raft.Status()
-		voters, active := 0, 0
-		for pid, pr := range st.Progress {
-			if pr.IsLearner || pid == id {
-				continue
+		check := func() (int, int) {
+			st := m.raft.Status()
+			voters, active := 0, 0
+			for pid, pr := range st.Progress {
+				if pr.IsLearner || pid == id {
+					continue
+				}
+				voters++
+				if pid == m.id || pr.RecentActive {
+					active++
+				}
 			}
-			voters++
-			if pid == m.id || pr.RecentActive {
-				active++
+			return voters, active
+		}
+		voters, active := check()
+		if active < voters/2+1 {
+			select {
+			case <-time.After(2 * time.Duration(m.cfg.HeartbeatTicks) * m.cfg.TickInterval):
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 			}
+			voters, active = check()
 		}
 		if active < voters/2+1 {
 			return nil, fmt.Errorf("%w: %d of %d remaining voters are reachable", ErrUnhealthy, active, voters)

@@ -47,16 +47,23 @@ func (m *Member) run() {
 				return
 			}
 		case rd := <-m.raft.Ready():
-			if err := m.handleReady(rd); err != nil {
+			ap, err := m.handleReady(rd)
+			if err != nil {
 				m.fatal(err)
 				return
 			}
 			m.raft.Advance()
+			if ap != nil {
+				select {
+				case m.applyC <- *ap:
+				case <-m.stopC:
+				}
+			}
 		}
 	}
 }
 
-func (m *Member) handleReady(rd raft.Ready) error {
+func (m *Member) handleReady(rd raft.Ready) (*toApply, error) {
 	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
 		m.term.Store(rd.HardState.GetTerm())
 		m.committed.Store(rd.HardState.GetCommit())
@@ -78,34 +85,31 @@ func (m *Member) handleReady(rd raft.Ready) error {
 	hasSnap := snap != nil && !raft.IsEmptySnap(snap)
 	if hasSnap {
 		if err := m.rlog.SaveSnapshot(snap); err != nil {
-			return fmt.Errorf("node: save snapshot: %w", err)
+			return nil, fmt.Errorf("node: save snapshot: %w", err)
 		}
 	}
 	if err := m.rlog.Save(rd.HardState, rd.Entries); err != nil {
-		return fmt.Errorf("node: save raft log: %w", err)
+		return nil, fmt.Errorf("node: save raft log: %w", err)
 	}
 	if hasSnap {
 		if err := m.mem.ApplySnapshot(snap); err != nil {
-			return fmt.Errorf("node: apply snapshot to the log: %w", err)
+			return nil, fmt.Errorf("node: apply snapshot to the log: %w", err)
 		}
 	}
 	if err := m.mem.Append(rd.Entries); err != nil {
-		return fmt.Errorf("node: append to the log: %w", err)
+		return nil, fmt.Errorf("node: append to the log: %w", err)
 	}
 	if !leader {
 		m.send(rd.Messages)
 	}
 	if hasSnap || len(rd.CommittedEntries) > 0 {
-		ap := toApply{entries: rd.CommittedEntries}
+		ap := &toApply{entries: rd.CommittedEntries}
 		if hasSnap {
 			ap.snapshot = snap
 		}
-		select {
-		case m.applyC <- ap:
-		case <-m.stopC:
-		}
+		return ap, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // noteSoftState publishes leadership changes.

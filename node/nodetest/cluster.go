@@ -272,8 +272,10 @@ func waitAny(chs []<-chan struct{}, d time.Duration) {
 func (c *Cluster) EnsureSame(ctx context.Context) {
 	c.t.Helper()
 	lead := c.Member(c.WaitLeader())
-	// A write through raft makes the commit index one every member must reach.
-	if _, err := lead.Put(ctx, storage.PutRequest{Key: []byte("\xffnodetest/barrier"), Value: []byte("x")}); err != nil {
+	// A write through raft makes the commit index one every member must reach; the data
+	// is compared at its revision, so writes still in flight do not matter.
+	barrier, err := lead.Put(ctx, storage.PutRequest{Key: []byte("\xffnodetest/barrier"), Value: []byte("x")})
+	if err != nil {
 		c.t.Fatalf("barrier write: %v", err)
 	}
 	target := lead.AppliedIndex()
@@ -284,7 +286,7 @@ func (c *Cluster) EnsureSame(ctx context.Context) {
 		}
 	}
 	ref := c.Member(ids[0]).Store()
-	rev := ref.Rev()
+	rev := barrier.Revision
 	want, err := ref.HashKV(rev)
 	if err != nil {
 		c.t.Fatalf("member %x hashkv: %v", ids[0], err)
