@@ -35,6 +35,7 @@ func (m *Member) applyLoop() {
 				m.fatal(fmt.Errorf("node: apply entry %d: %w", e.GetIndex(), err))
 				return
 			}
+			m.raftApplied = e.GetIndex()
 			m.applied.set(e.GetIndex())
 		}
 		m.maybeSnapshot()
@@ -168,6 +169,7 @@ var errReplayedRefusal = errors.New("node: membership change refused")
 func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 	index := snap.GetMetadata().GetIndex()
 	if index <= m.store.ConsistentIndex().Index {
+		m.snapIndex, m.raftApplied = index, max(m.raftApplied, index)
 		return nil // the store is already past it
 	}
 	path := m.imagePath(index)
@@ -182,7 +184,7 @@ func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 	}
 	os.Remove(path)
 	m.removeImagesBelow(index)
-	m.snapIndex = index
+	m.snapIndex, m.raftApplied = index, index
 	m.confState.Store(snap.GetMetadata().GetConfState())
 	m.applied.set(max(index, m.store.ConsistentIndex().Index))
 	for _, mi := range m.members() {
@@ -201,8 +203,8 @@ func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 // applied since the last. The store commits first: after the snapshot the log before it
 // may be gone, and the store must hold everything it covers durably.
 func (m *Member) maybeSnapshot() {
-	applied := m.applied.get()
-	if applied-m.snapIndex < m.cfg.SnapshotCount {
+	applied := m.raftApplied
+	if applied < m.snapIndex || applied-m.snapIndex < m.cfg.SnapshotCount {
 		return
 	}
 	if err := m.store.Commit(); err != nil {

@@ -52,8 +52,12 @@ type Member struct {
 	leaderC   atomic.Pointer[chan struct{}] // closed and replaced on every leader change
 	confState atomic.Pointer[raftpb.ConfState]
 
-	// snapIndex is the index of the newest raft snapshot (apply goroutine only).
-	snapIndex uint64
+	// snapIndex is the index of the newest raft snapshot, raftApplied the last index raft
+	// handed to the apply goroutine (apply goroutine only). raftApplied can trail the
+	// applied index: a store image restored from a leader's snapshot may be newer than the
+	// snapshot, but a raft snapshot may only be taken at an index the raft log has.
+	snapIndex   uint64
+	raftApplied uint64
 	// promoting is set while an automatic promotion is under way.
 	promoting atomic.Bool
 
@@ -168,6 +172,7 @@ func New(cfg Config) (*Member, error) {
 	}
 	if state.Snapshot != nil {
 		m.snapIndex = state.Snapshot.GetMetadata().GetIndex()
+		m.raftApplied = m.snapIndex
 		m.confState.Store(state.Snapshot.GetMetadata().GetConfState())
 		m.applied.set(m.snapIndex)
 	}
