@@ -42,7 +42,9 @@ type Cluster struct {
 	cfgs    map[uint64]node.Config
 }
 
-// NewCluster starts a new cluster of opts.Size members and waits for a leader.
+// NewCluster starts a new cluster of opts.Size members and waits for a leader. When the
+// test ends (and has not failed), the network is healed and EnsureSame checks that every
+// running member holds the same data.
 func NewCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	setDefault(&opts.Size, 3)
@@ -75,6 +77,18 @@ func NewCluster(t testing.TB, opts Options) *Cluster {
 		c.cfgs[mi.ID] = cfg
 	}
 	t.Cleanup(c.Close)
+	// Cleanups run last-in first-out: this one, before Close. Every test ends with the
+	// check that the running members, once the network heals, hold identical data.
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		c.Net.SetHook(nil)
+		c.Net.Heal()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c.EnsureSame(ctx)
+	})
 	for _, mi := range initial {
 		c.start(mi.ID)
 	}
