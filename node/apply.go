@@ -98,6 +98,9 @@ func (m *Member) applyRequests(e *raftpb.Entry) error {
 	}
 	w.SetConsistentIndex(e.GetIndex(), e.GetTerm())
 	w.End()
+	// The applied index covers the entry before anyone hears of it: a caller that reads
+	// AppliedIndex after its write returns gets an index that includes the write.
+	m.applied.set(e.GetIndex())
 	for i, r := range reqs {
 		if r.Member == m.id {
 			m.wait.trigger(r.Seq, results[i])
@@ -155,6 +158,7 @@ func (m *Member) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChangeI, ctxByte
 	if refusal == nil {
 		m.updatePeers(v2)
 	}
+	m.applied.set(e.GetIndex())
 	if cctx.Member == m.id && cctx.Seq != 0 {
 		m.wait.trigger(cctx.Seq, result{resp: m.members(), err: refusal})
 	}
