@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.etcd.io/raft/v3"
 )
@@ -17,8 +18,8 @@ func (m *Member) submit(ctx context.Context, req *request) (any, error) {
 	if size := req.size(); size > m.cfg.MaxRequestBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrRequestTooLarge, size, m.cfg.MaxRequestBytes)
 	}
-	if lag := m.committed.Load() - min(m.committed.Load(), m.applied.get()); lag > m.cfg.MaxApplyLag {
-		return nil, fmt.Errorf("%w: %d committed entries wait to be applied", ErrTooManyRequests, lag)
+	if c, a := m.committed.Load(), m.applied.get(); c > a && c-a > m.cfg.MaxApplyLag {
+		return nil, fmt.Errorf("%w: %d committed entries wait to be applied", ErrTooManyRequests, c-a)
 	}
 	req.Member = m.id
 	req.Seq = m.seq.Add(1)
@@ -67,12 +68,18 @@ func (m *Member) proposeLoop() {
 	}
 }
 
-// propose hands one batch to raft. Without a leader raft cannot take it; after an
-// election timeout the batch fails with ErrNoLeader, never having been proposed.
+// propose hands one batch to raft. Without a leader raft cannot take it: the batch waits
+// an election timeout for one, then fails with ErrNoLeader, never having been proposed.
+// Once handed over, a proposal may be in the log even if raft's answer times out, so that
+// case is ErrTimeout: outcome unknown.
 func (m *Member) propose(batch []*request) {
 	data, err := encodeEntry(batch)
 	if err != nil {
 		m.failBatch(batch, err)
+		return
+	}
+	if !m.waitForLeader(m.cfg.electionTimeout()) {
+		m.failBatch(batch, ErrNoLeader)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.electionTimeout())
@@ -84,13 +91,32 @@ func (m *Member) propose(batch []*request) {
 		// leaves them to their deadline: slower, never wrong.)
 		m.wait.proposed(batch)
 	case errors.Is(err, context.DeadlineExceeded):
-		m.failBatch(batch, ErrNoLeader)
+		m.failBatch(batch, fmt.Errorf("%w: raft did not take the proposal in time", ErrTimeout))
 	case errors.Is(err, raft.ErrProposalDropped):
 		m.failBatch(batch, ErrDropped)
 	case errors.Is(err, raft.ErrStopped):
 		m.failBatch(batch, ErrStopped)
 	default:
 		m.failBatch(batch, err)
+	}
+}
+
+// waitForLeader reports whether a leader is known, waiting up to d for one.
+func (m *Member) waitForLeader(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		changed := m.LeaderChanged() // taken before the check, so no change slips between
+		if m.Leader() != 0 {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return m.Leader() != 0
+		case <-m.stopC:
+			return false
+		}
 	}
 }
 
