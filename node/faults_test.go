@@ -28,14 +28,6 @@ import (
 // deadlines), never on sleeps. Helpers are prefixed ft so they cannot collide with the
 // package's other test files.
 
-// ftCtx returns a context that ends after d or when the test ends.
-func ftCtx(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // ftSeed returns the seed of a randomized test: ETCQ_FAULTS_SEED if set (to replay a
 // run), else the clock. The network logs it too.
 func ftSeed(t *testing.T) int64 {
@@ -203,7 +195,7 @@ func (sc *ftSnapCounter) count(to uint64) int {
 // linearizable read and take new writes; the old leader, restarted, catches up.
 func TestLeaderKilledWritesSurvive(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := ftCtx(t, 30*time.Second)
+	ctx := testCtx(t, 30*time.Second)
 	ids := c.Running()
 	const n = 60
 	acked := map[string]string{}
@@ -246,7 +238,7 @@ func TestLeaderKilledWritesSurvive(t *testing.T) {
 // elects a leader and takes writes, and after healing the lost write never appears.
 func TestMinorityPartition(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := ftCtx(t, 30*time.Second)
+	ctx := testCtx(t, 30*time.Second)
 	ids := c.Running()
 	for i, id := range ids {
 		ftPut(t, ctx, c, id, fmt.Sprintf("mp/before-%d", i), "v")
@@ -313,7 +305,7 @@ func TestMinorityPartition(t *testing.T) {
 // serves the stale value; after healing, the linearizable read sees the new value.
 func TestPartitionedFollowerReadNotStale(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := ftCtx(t, 30*time.Second)
+	ctx := testCtx(t, 30*time.Second)
 	lead := c.WaitLeader()
 	f := ftFollower(c, lead)
 	ftPut(t, ctx, c, lead, "pf/k", "old")
@@ -364,7 +356,7 @@ func TestPartitionedFollowerReadNotStale(t *testing.T) {
 // was pending, only one found.
 func TestPartitionedFollowerWriteOnHeal(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := ftCtx(t, 30*time.Second)
+	ctx := testCtx(t, 30*time.Second)
 	lead := c.WaitLeader()
 	f := ftFollower(c, lead)
 	fm := c.Member(f)
@@ -452,7 +444,7 @@ func ftWaitLeaderless(t *testing.T, ctx context.Context, m *node.Member) {
 // snapshot, even though the leader takes snapshots and compacts its log meanwhile.
 func TestCatchUpViaLog(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{SnapshotCount: 20, SnapshotCatchUpEntries: 100})
-	ctx := ftCtx(t, 30*time.Second)
+	ctx := testCtx(t, 30*time.Second)
 	snaps := ftCountSnapshots(c)
 	want := map[string]string{}
 	// Enough entries that the leader has snapshotted and compacted its log several times.
@@ -493,7 +485,7 @@ func TestCatchUpViaLog(t *testing.T) {
 // their own, and it keeps up afterwards.
 func TestCatchUpViaSnapshot(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{SnapshotCount: 50, SnapshotCatchUpEntries: 10})
-	ctx := ftCtx(t, 40*time.Second)
+	ctx := testCtx(t, 40*time.Second)
 	snaps := ftCountSnapshots(c)
 	want := map[string]string{}
 	for i := range 20 {
@@ -574,7 +566,7 @@ func TestCatchUpViaSnapshot(t *testing.T) {
 // write must be answered then, not left to wait out its deadline.
 func TestCatchUpViaSnapshotAnswersWrites(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{SnapshotCount: 20, SnapshotCatchUpEntries: 5})
-	ctx := ftCtx(t, 30*time.Second)
+	ctx := testCtx(t, 30*time.Second)
 	lead := c.WaitLeader()
 	f := ftFollower(c, lead)
 	// f keeps its leader (heartbeats pass) but receives no entries and no snapshot until
@@ -666,7 +658,7 @@ func TestCatchUpViaSnapshotNewerImage(t *testing.T) {
 		ftNewerImageScenario(t)
 		return
 	}
-	ctx := ftCtx(t, 60*time.Second)
+	ctx := testCtx(t, 60*time.Second)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), childEnv+"="+t.Name())
 	out, err := cmd.CombinedOutput()
@@ -701,7 +693,7 @@ func ftNewerImageScenario(t *testing.T) {
 			}
 		},
 	})
-	ctx := ftCtx(t, 30*time.Second)
+	ctx := testCtx(t, 30*time.Second)
 	if lead := c.WaitLeader(); lead == f {
 		if err := c.Member(f).MoveLeader(ctx, 1); err != nil {
 			t.Fatalf("move leadership off member %x: %v", f, err)
@@ -910,7 +902,7 @@ func (h *ftHistory) summary() string {
 func TestRestartAllMembers(t *testing.T) {
 	seed := ftSeed(t)
 	c := nodetest.NewCluster(t, nodetest.Options{Seed: seed})
-	ctx := ftCtx(t, 30*time.Second)
+	ctx := testCtx(t, 30*time.Second)
 	h := newFtHistory()
 	wctx, stopWriters := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -956,7 +948,7 @@ func TestRandomFaults(t *testing.T) {
 	// Frequent snapshots and a short catch-up tail: members that were isolated or down
 	// come back through snapshots, under load.
 	c := nodetest.NewCluster(t, nodetest.Options{Seed: seed, SnapshotCount: 64, SnapshotCatchUpEntries: 16})
-	ctx := ftCtx(t, budget+15*time.Second)
+	ctx := testCtx(t, budget+15*time.Second)
 	snaps := ftCountSnapshots(c)
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
 	ids := c.Running()

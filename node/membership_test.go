@@ -30,14 +30,6 @@ import (
 // polling is of raft's view of a peer's activity, which nothing announces. Helpers are
 // prefixed mt so they cannot collide with the package's other test files.
 
-// mtCtx returns a context that ends after d or when the test ends.
-func mtCtx(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func mtOthers(ids []uint64, id uint64) []uint64 {
 	return slices.DeleteFunc(slices.Clone(ids), func(x uint64) bool { return x == id })
 }
@@ -253,7 +245,7 @@ func (w *mtWriters) verify(t *testing.T, ctx context.Context) {
 // acknowledged after each step, and every member ends with every acknowledged write.
 func TestMemberAddPromoteRemoveUnderWrites(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := mtCtx(t, 20*time.Second)
+	ctx := testCtx(t, 20*time.Second)
 	lead := c.WaitLeader()
 	followers := mtOthers(c.Running(), lead)
 	victim, keep := followers[0], followers[1]
@@ -420,7 +412,7 @@ func mtProposeRaw(t *testing.T, ctx context.Context, c *nodetest.Cluster, typ ra
 func TestMemberIDsNeverReused(t *testing.T) {
 	mtInChild(t, func(t *testing.T) {
 		c := nodetest.NewCluster(t, nodetest.Options{})
-		ctx := mtCtx(t, 20*time.Second)
+		ctx := testCtx(t, 20*time.Second)
 		gone := c.AddMember(ctx, "x1", true)
 		if _, err := c.Member(c.WaitLeader()).RemoveMember(ctx, gone); err != nil {
 			t.Fatalf("remove learner %x: %v", gone, err)
@@ -486,7 +478,7 @@ func TestMemberIDsNeverReused(t *testing.T) {
 // nothing; UpdateMember (through a follower) changes a member's peer URLs on every member.
 func TestMemberChangeErrors(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := mtCtx(t, 15*time.Second)
+	ctx := testCtx(t, 15*time.Second)
 	lead := c.WaitLeader()
 	fid := mtOthers(c.Running(), lead)[0]
 	lm, fm := c.Member(lead), c.Member(fid)
@@ -543,7 +535,7 @@ func TestMemberChangeErrors(t *testing.T) {
 // and the live follower, both reachable: accepted, and the two keep working.
 func TestRemoveMemberRefusedWithoutQuorum(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := mtCtx(t, 15*time.Second)
+	ctx := testCtx(t, 15*time.Second)
 	lead := c.WaitLeader()
 	lm := c.Member(lead)
 	followers := mtOthers(c.Running(), lead)
@@ -584,7 +576,7 @@ func TestRemoveMemberRefusedWithoutQuorum(t *testing.T) {
 // flag, being promoted); PromoteMember then makes it a voter on every member.
 func TestLearnerNotAutoPromoted(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := mtCtx(t, 15*time.Second)
+	ctx := testCtx(t, 15*time.Second)
 	lead := c.WaitLeader()
 	for i := range 20 {
 		put(t, ctx, c, lead, fmt.Sprintf("mt/l/%02d", i), "v")
@@ -643,7 +635,7 @@ func TestLearnerNotAutoPromoted(t *testing.T) {
 // leader hands leadership over before it returns.
 func TestMoveLeaderUnderLoad(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := mtCtx(t, 15*time.Second)
+	ctx := testCtx(t, 15*time.Second)
 	lead := c.WaitLeader()
 	ids := c.Running()
 	target := mtOthers(ids, lead)[0]
@@ -704,7 +696,7 @@ func TestMoveLeaderUnderLoad(t *testing.T) {
 // unapplied; such a refusal must not turn a valid change into a timeout.
 func TestMembershipChangesBackToBack(t *testing.T) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	ctx := mtCtx(t, 15*time.Second)
+	ctx := testCtx(t, 15*time.Second)
 	lm := c.Member(c.WaitLeader())
 	change := func(what string, f func(ctx context.Context) error) {
 		t.Helper()
