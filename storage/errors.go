@@ -14,6 +14,8 @@ var (
 	ErrValueProvided = errors.New("storage: value is provided")
 	// ErrLeaseProvided: ignore_lease was set together with a lease.
 	ErrLeaseProvided = errors.New("storage: lease is provided")
+	// ErrLeaseNotFound: a put names a lease that does not exist (Options.LeaseExists).
+	ErrLeaseNotFound = errors.New("storage: lease not found")
 	// ErrDuplicateKey: a txn branch puts the same key twice, or puts a key it also deletes.
 	ErrDuplicateKey = errors.New("storage: duplicate key given in txn request")
 	// ErrEmptyKey: a key is required.

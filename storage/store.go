@@ -24,6 +24,11 @@ type Options struct {
 	WatchBufferSize int
 	// Logger receives the store's logs (slog.Default()).
 	Logger *slog.Logger
+	// LeaseExists, if set, is asked about the lease of every put (in a txn, of every put on
+	// the path taken); a put naming a lease it does not know fails with ErrLeaseNotFound
+	// and, in a txn, nothing of the txn is applied. It is called inside the write session,
+	// so it must not use the store.
+	LeaseExists func(lease int64) bool
 }
 
 func (o *Options) setDefaults() {
@@ -54,9 +59,10 @@ type Store struct {
 	path string
 	log  *slog.Logger
 
-	be  *backend
-	idx *index
-	hub *watchHub
+	be     *backend
+	idx    *index
+	leases *leaseIndex
+	hub    *watchHub
 
 	// swapMu is held for reading by every operation that touches the backend or the
 	// index (reads, write sessions, commits, compaction steps, catch-up reads), and for
@@ -135,6 +141,7 @@ func Open(path string, opts Options) (*Store, error) {
 // compaction revision that was scheduled but not finished, or 0.
 func (s *Store) load() (resume int64, err error) {
 	s.idx = newIndex()
+	s.leases = newLeaseIndex()
 	aux, err := s.be.readAux()
 	if err != nil {
 		return 0, err
@@ -184,8 +191,10 @@ func (s *Store) load() (resume int64, err error) {
 		key := append([]byte(nil), kv.Key...)
 		if tomb {
 			s.idx.restoreTombstone(key, rev)
+			s.leases.set(key, 0)
 		} else {
 			s.idx.restore(key, rev, kv.CreateRevision, kv.Version)
+			s.leases.set(key, kv.Lease)
 		}
 		cur = rev.Main
 		return true

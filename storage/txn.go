@@ -143,6 +143,11 @@ func (s *Store) checkPath(req *TxnRequest, path txnPath, cur int64) error {
 		}
 		i++
 		for _, op := range ops {
+			if op.Put != nil {
+				if err := s.checkLease(op.Put); err != nil {
+					return err
+				}
+			}
 			switch {
 			case op.Put != nil && (op.Put.IgnoreValue || op.Put.IgnoreLease):
 				if _, _, _, ok := s.idx.current(op.Put.Key); !ok {

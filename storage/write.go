@@ -87,6 +87,7 @@ func (o *op) putKV(key, value []byte, lease int64) KeyValue {
 	rec := o.store(rev, false, &kv)
 	// The caller owns key and value; the event refers to the session's copy in the record.
 	kv.Key, kv.Value = recordKeyValue(rec, len(key), len(value))
+	s.leases.set(kv.Key, lease)
 	o.w.events = append(o.w.events, Event{Type: EventPut, KV: kv})
 	return kv
 }
@@ -100,6 +101,7 @@ func (o *op) deleteKey(key []byte) {
 	kv := KeyValue{Key: key, ModRevision: o.main}
 	rec := o.store(rev, true, &kv)
 	kv.Key, _ = recordKeyValue(rec, len(key), 0)
+	s.leases.set(kv.Key, 0)
 	o.w.events = append(o.w.events, Event{Type: EventDelete, KV: kv})
 }
 
@@ -132,6 +134,9 @@ func (w *Write) Put(req PutRequest) (*PutResponse, error) {
 		return nil, w.err
 	}
 	if err := checkPut(&req); err != nil {
+		return nil, err
+	}
+	if err := w.s.checkLease(&req); err != nil {
 		return nil, err
 	}
 	o := w.begin()
