@@ -91,6 +91,12 @@ func (m *Member) applyRequests(e *raftpb.Entry) error {
 			var done <-chan struct{}
 			done, err = w.Compact(r.Compact)
 			resp = &CompactResponse{Revision: m.store.Rev(), Done: done}
+		case opLeaseGrant, opLeaseRevoke, opLeaseRenew, opLeaseCheckpoint, opLeaseExpire:
+			if r.Lease == nil {
+				err = fmt.Errorf("node: lease operation %d without a body", r.Op)
+				break
+			}
+			resp, err = m.applyLease(w, r.Op, r.Lease)
 		default:
 			err = fmt.Errorf("node: unknown operation %d", r.Op)
 		}
@@ -190,6 +196,9 @@ func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 	m.removeImagesBelow(index)
 	m.snapIndex, m.raftApplied = index, index
 	m.confState.Store(snap.GetMetadata().GetConfState())
+	if err := m.lessor.load(m.store); err != nil {
+		return err
+	}
 	m.applied.set(max(index, m.store.ConsistentIndex().Index))
 	for _, mi := range m.members() {
 		if mi.ID != m.id {

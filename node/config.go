@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -68,6 +69,14 @@ type Config struct {
 	// RequestQueue is how many requests may wait to be proposed (8,192).
 	RequestQueue int
 
+	// LeaseCheckpointInterval is how often the leader records every lease's remaining TTL
+	// (1 minute): after a restart of the whole cluster, a lease lives at most this much
+	// longer than it should.
+	LeaseCheckpointInterval time.Duration
+	// LeaseRevokeRate caps the expired leases the leader revokes per second (1,000), so a
+	// mass expiry does not crowd out writes.
+	LeaseRevokeRate int
+
 	// DisableAutoPromote leaves learners to be promoted by hand.
 	DisableAutoPromote bool
 
@@ -95,6 +104,8 @@ func (c *Config) validate() error {
 	setDefault(&c.MaxRequestBytes, 3<<19)
 	setDefault(&c.MaxApplyLag, 5000)
 	setDefault(&c.RequestQueue, 8192)
+	setDefault(&c.LeaseCheckpointInterval, time.Minute)
+	setDefault(&c.LeaseRevokeRate, 1000)
 	if c.ElectionTicks <= c.HeartbeatTicks {
 		return fmt.Errorf("%w: election ticks (%d) must exceed heartbeat ticks (%d)", ErrBadConfig, c.ElectionTicks, c.HeartbeatTicks)
 	}
@@ -123,6 +134,12 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
+// minLeaseTTL is the shortest lease TTL, in seconds: one and a half election timeouts,
+// rounded up, so that a lease outlives a leader election (as etcd).
+func (c *Config) minLeaseTTL() int64 {
+	return int64(math.Ceil((c.electionTimeout() * 3 / 2).Seconds()))
+}
+
 // electionTimeout is the wall-clock length of an election timeout.
 func (c *Config) electionTimeout() time.Duration {
 	return time.Duration(c.ElectionTicks) * c.TickInterval
@@ -139,5 +156,15 @@ func clusterID(members []MemberInfo, token string) uint64 {
 	}
 	slices.Sort(parts)
 	sum := sha256.Sum256([]byte(strings.Join(parts, ";") + "|" + token))
+	return binary.BigEndian.Uint64(sum[:8]) | 1
+}
+
+// MemberIDFor derives a member's ID from its name, peer URLs and the cluster token, so
+// that every member of a new cluster computes the same IDs from the same
+// --initial-cluster.
+func MemberIDFor(name string, peerURLs []string, token string) uint64 {
+	urls := slices.Clone(peerURLs)
+	slices.Sort(urls)
+	sum := sha256.Sum256([]byte(name + "|" + strings.Join(urls, ",") + "|" + token))
 	return binary.BigEndian.Uint64(sum[:8]) | 1
 }

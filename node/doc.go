@@ -40,10 +40,12 @@
 //
 // # Errors
 //
-// ErrStopped, ErrTimeout, ErrLeaderChanged and ErrSnapshotApplied leave a write's outcome
-// unknown; ErrNoLeader,
-// ErrDropped, ErrTooManyRequests and ErrRequestTooLarge mean it was not applied. Store
-// errors (storage.ErrCompacted, ...) come back as they are. Membership: ErrMemberNotFound,
-// ErrIDRemoved, ErrPeerURLExists, ErrNotLearner, ErrLearnerBehind, ErrUnhealthy,
-// ErrNotLeader. Setup: ErrBadConfig, ErrDataDir.
+// ErrStoppedOutcome, ErrTimeout, ErrLeaderChanged and ErrSnapshotApplied leave a write's
+// outcome unknown; ErrStopped, ErrNoLeader, ErrDropped, ErrTooManyRequests and
+// ErrRequestTooLarge mean it was not applied. Store errors (storage.ErrCompacted, ...) come
+// back as they are. Leases: ErrLeaseNotFound, ErrLeaseExists, ErrLeaseTTLTooLong.
+// Membership: ErrMemberNotFound, ErrIDRemoved, ErrPeerURLExists, ErrNotLearner,
+// ErrLearnerBehind, ErrUnhealthy, ErrNotLeader. Setup: ErrBadConfig, ErrDataDir. The client
+// service answers with the wire code of each (errcode.go), so a client can tell "not
+// applied" from "outcome unknown" without reading messages.
 package node

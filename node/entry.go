@@ -7,6 +7,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"etcq.dev/etcq/storage"
+	"etcq.dev/etcq/wire"
 )
 
 // opCode names what a request asks of the store.
@@ -17,6 +18,11 @@ const (
 	opDeleteRange
 	opTxn
 	opCompact
+	opLeaseGrant
+	opLeaseRevoke
+	opLeaseRenew
+	opLeaseCheckpoint
+	opLeaseExpire
 )
 
 // request is one client request inside a raft entry. Member and Seq identify the waiter
@@ -29,23 +35,46 @@ type request struct {
 	DeleteRange *storage.DeleteRangeRequest
 	Txn         *storage.TxnRequest
 	Compact     int64
+	Lease       *leaseRequest
+}
+
+// leaseRequest is the body of the lease operations.
+type leaseRequest struct {
+	ID          int64 // grant, revoke, renew
+	TTL         int64 // grant
+	Checkpoints []leaseCheckpoint
+	Expiries    []leaseExpiry
 }
 
 // Entry data layout (the payload of a normal raft entry), which lives in the log forever:
 //
-//	byte     format (entryFormat1)
+//	byte     format (entryFormat2)
 //	msgpack  array of requests; each request, and every storage type inside it, is a
 //	         msgpack array of its fields in declaration order (see the golden test)
 //
-// Fields are only ever appended to these types, never reordered or removed; a decoder of
-// an older format keeps working on newer entries as long as that holds. A change that
-// cannot follow this rule bumps the format byte.
-const entryFormat1 byte = 1
+// msgpack's reflection decoder refuses an array whose length differs from the struct's
+// field count, so any change to these types bumps the format byte, and decodeEntry keeps
+// decoding every older format. Format 1 had requests without the Lease field.
+const (
+	entryFormat1 byte = 1
+	entryFormat2 byte = 2
+)
+
+// requestV1 is a request as format 1 encoded it.
+type requestV1 struct {
+	Member      uint64
+	Seq         uint64
+	Op          opCode
+	Put         *storage.PutRequest
+	DeleteRange *storage.DeleteRangeRequest
+	Txn         *storage.TxnRequest
+	Compact     int64
+}
 
 // encodeEntry packs requests into one entry's data.
 func encodeEntry(reqs []*request) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteByte(entryFormat1)
+	buf.WriteByte(entryFormat2)
 	enc := msgpack.NewEncoder(&buf)
 	enc.UseArrayEncodedStructs(true)
 	enc.UseCompactInts(true)
@@ -55,16 +84,30 @@ func encodeEntry(reqs []*request) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// decodeEntry unpacks an entry's data.
+// decodeEntry unpacks an entry's data, of any format this build knows.
 func decodeEntry(data []byte) ([]*request, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	if data[0] != entryFormat1 {
+	if data[0] != entryFormat1 && data[0] != entryFormat2 {
 		return nil, fmt.Errorf("node: entry format %d is unknown to this build", data[0])
 	}
-	if err := checkMsgpack(data[1:]); err != nil {
+	if err := wire.CheckShape(data[1:]); err != nil {
 		return nil, fmt.Errorf("node: decode entry: %w", err)
+	}
+	if data[0] == entryFormat1 {
+		var old []*requestV1
+		if err := msgpack.Unmarshal(data[1:], &old); err != nil {
+			return nil, fmt.Errorf("node: decode entry: %w", err)
+		}
+		reqs := make([]*request, len(old))
+		for i, r := range old {
+			if r == nil {
+				return nil, fmt.Errorf("node: decode entry: request %d is nil", i)
+			}
+			reqs[i] = &request{Member: r.Member, Seq: r.Seq, Op: r.Op, Put: r.Put, DeleteRange: r.DeleteRange, Txn: r.Txn, Compact: r.Compact}
+		}
+		return reqs, nil
 	}
 	var reqs []*request
 	if err := msgpack.Unmarshal(data[1:], &reqs); err != nil {
@@ -83,6 +126,8 @@ func (r *request) size() int {
 		n += len(r.DeleteRange.Key) + len(r.DeleteRange.RangeEnd)
 	case r.Txn != nil:
 		n += txnSize(r.Txn)
+	case r.Lease != nil:
+		n += 16 + 16*len(r.Lease.Checkpoints) + 16*len(r.Lease.Expiries)
 	}
 	return n
 }

@@ -19,6 +19,9 @@ func sampleBatch() []*request {
 			Failure: []storage.RequestOp{{Txn: &storage.TxnRequest{Success: []storage.RequestOp{{Put: &storage.PutRequest{Key: []byte("x"), IgnoreLease: true}}}}}},
 		}},
 		{Member: 0x1234, Seq: 4, Op: opCompact, Compact: 99},
+		{Member: 0x1234, Seq: 5, Op: opLeaseGrant, Lease: &leaseRequest{ID: 0x77, TTL: 30}},
+		{Member: 0x1234, Seq: 6, Op: opLeaseCheckpoint, Lease: &leaseRequest{Checkpoints: []leaseCheckpoint{{ID: 0x77, RemainingMs: 1500, Gen: 2}}}},
+		{Member: 0x1234, Seq: 7, Op: opLeaseExpire, Lease: &leaseRequest{Expiries: []leaseExpiry{{ID: 0x77, Gen: 3}}}},
 	}
 }
 
@@ -53,15 +56,40 @@ func TestEntryGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const golden = "0194" +
-		"97cd1234010196c4016bc4017607c3c2c2c0c000" + // put
-		"97cd12340202c093c40161c40162c2c000" + // delete range
-		"97cd12340303c0c09391990102c4016bc0000005c00091949cc4016bc000010000c2c200000000c0c0c0" +
-		"9194c0c0c093c09194c096c40178c000c2c2c3c0c0c000" + // txn
-		"97cd12340404c0c0c063" // compact
+	const golden = "0297" +
+		"98cd1234010196c4016bc4017607c3c2c2c0c000c0" + // put
+		"98cd12340202c093c40161c40162c2c000c0" + // delete range
+		"98cd12340303c0c09391990102c4016bc0000005c00091949cc4016bc000010000c2c200000000c0c0c0" +
+		"9194c0c0c093c09194c096c40178c000c2c2c3c0c0c000c0" + // txn
+		"98cd12340404c0c0c063c0" + // compact
+		"98cd12340505c0c0c0009477" + "1ec0c0" + // lease grant
+		"98cd12340608c0c0c000940000" + "9193" + "77cd05dc02" + "c0" + // lease checkpoint
+		"98cd12340709c0c0c000940000c0" + "9192" + "7703" // lease expiry
 	got := hex.EncodeToString(data)
 	if got != golden {
 		t.Fatalf("entry encoding changed:\n got  %s\n want %s", got, golden)
+	}
+}
+
+// TestEntryFormat1BeforeLeases decodes entries written before requests had a lease
+// field: fields are appended, and a shorter request leaves the new ones empty.
+func TestEntryFormat1BeforeLeases(t *testing.T) {
+	const old = "0194" +
+		"97cd1234010196c4016bc4017607c3c2c2c0c000" +
+		"97cd12340202c093c40161c40162c2c000" +
+		"97cd12340303c0c09391990102c4016bc0000005c00091949cc4016bc000010000c2c200000000c0c0c0" +
+		"9194c0c0c093c09194c096c40178c000c2c2c3c0c0c000" +
+		"97cd12340404c0c0c063"
+	data, err := hex.DecodeString(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeEntry(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sampleBatch()[:4]; !reflect.DeepEqual(got, want) {
+		t.Fatalf("old entry decodes to\n %s\nwant\n %s", dump(got), dump(want))
 	}
 }
 
@@ -71,6 +99,7 @@ func FuzzDecodeEntry(f *testing.F) {
 	data, _ := encodeEntry(sampleBatch())
 	f.Add(data)
 	f.Add([]byte{entryFormat1})
+	f.Add([]byte{entryFormat2})
 	f.Add([]byte{2, 0x90})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		reqs, err := decodeEntry(b)

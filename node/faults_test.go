@@ -781,10 +781,10 @@ func (h *ftHistory) record(key, val string, resp *storage.PutResponse, err error
 	switch {
 	case err == nil:
 		h.acked[key] = ftWrite{val: val, rev: resp.Revision}
-	case errors.Is(err, node.ErrNoLeader), errors.Is(err, node.ErrDropped),
+	case errors.Is(err, node.ErrNoLeader), errors.Is(err, node.ErrDropped), errors.Is(err, node.ErrStopped),
 		errors.Is(err, node.ErrTooManyRequests), errors.Is(err, node.ErrRequestTooLarge):
 		h.notApplied[key] = ftWrite{val: val, err: err}
-	case errors.Is(err, node.ErrTimeout), errors.Is(err, node.ErrLeaderChanged), errors.Is(err, node.ErrStopped),
+	case errors.Is(err, node.ErrTimeout), errors.Is(err, node.ErrLeaderChanged), errors.Is(err, node.ErrStoppedOutcome),
 		errors.Is(err, node.ErrSnapshotApplied):
 		h.maybe[key] = ftWrite{val: val, err: err}
 	default:

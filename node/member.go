@@ -39,6 +39,8 @@ type Member struct {
 	readSeq atomic.Uint64
 
 	propC      chan *request
+	prioC      chan *request // lease renewals and expiries: ahead of propC
+	lessor     *lessor
 	readC      chan *readWaiter
 	readStateC chan raft.ReadState
 	applyC     chan toApply
@@ -100,7 +102,9 @@ func New(cfg Config) (*Member, error) {
 		transport:  cfg.Transport,
 		imageDir:   imageDir,
 		wait:       newWaitRegistry(),
+		lessor:     newLessor(),
 		propC:      make(chan *request, cfg.RequestQueue),
+		prioC:      make(chan *request, 1024),
 		readC:      make(chan *readWaiter, 1024),
 		readStateC: make(chan raft.ReadState, 64),
 		applyC:     make(chan toApply, 16),
@@ -147,7 +151,11 @@ func New(cfg Config) (*Member, error) {
 	if so.Logger == nil {
 		so.Logger = log
 	}
+	so.LeaseExists = m.lessor.exists
 	if m.store, err = storage.Open(filepath.Join(dir, "db"), so); err != nil {
+		return fail(err)
+	}
+	if err := m.lessor.load(m.store); err != nil {
 		return fail(err)
 	}
 	if m.mem, err = state.MemoryStorage(); err != nil {
@@ -199,11 +207,16 @@ func New(cfg Config) (*Member, error) {
 		log.Info("started", "cluster", fmt.Sprintf("%x", m.clusterID), "applied", m.applied.get(), "consistent_index", m.store.ConsistentIndex().Index)
 	}
 
-	m.wg.Add(4)
+	m.wg.Add(5)
 	go m.run()
 	go m.applyLoop()
 	go m.proposeLoop()
 	go m.readLoop()
+	go m.leaseLoop()
+	if len(cfg.ClientURLs) > 0 {
+		m.wg.Add(1)
+		go m.publishLoop()
+	}
 	return m, nil
 }
 
@@ -231,7 +244,7 @@ func (m *Member) Removed() <-chan struct{} { return m.removedC }
 
 // Stop shuts the member down. A leader first hands leadership to its most up-to-date
 // follower, so the cluster does not wait an election timeout. Requests still waiting fail
-// with ErrStopped. Stop is idempotent.
+// with ErrStoppedOutcome: they may have been committed. Stop is idempotent.
 func (m *Member) Stop() {
 	m.stopOnce.Do(func() {
 		if m.IsLeader() {
@@ -240,7 +253,7 @@ func (m *Member) Stop() {
 		close(m.stopC)
 		m.raft.Stop()
 		m.wg.Wait()
-		m.wait.failAll(ErrStopped)
+		m.wait.failAll(ErrStoppedOutcome)
 		if err := m.store.Close(); err != nil {
 			m.log.Error("closing the store", "err", err)
 		}

@@ -168,7 +168,7 @@ func (w *mtWriters) run(ctx context.Context, i int, id uint64) {
 
 func mtErrKind(err error) string {
 	for _, e := range []error{node.ErrLeaderChanged, node.ErrDropped, node.ErrNoLeader, node.ErrTimeout,
-		node.ErrTooManyRequests, node.ErrStopped} {
+		node.ErrTooManyRequests, node.ErrStopped, node.ErrStoppedOutcome} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}

@@ -12,23 +12,34 @@ import (
 // submit proposes a request and waits for the result of applying it. A request that gives
 // up after it was queued may still be applied later: its error says the outcome is unknown.
 func (m *Member) submit(ctx context.Context, req *request) (any, error) {
+	return m.submitTo(ctx, req, m.propC)
+}
+
+// submitPriority proposes a lease renewal or expiry ahead of ordinary requests, and
+// without the apply-lag limit: under overload, leases must neither expire for want of a
+// renewal nor outlive their TTL for want of a revoke.
+func (m *Member) submitPriority(ctx context.Context, req *request) (any, error) {
+	return m.submitTo(ctx, req, m.prioC)
+}
+
+func (m *Member) submitTo(ctx context.Context, req *request, queue chan *request) (any, error) {
 	if m.stopped() {
 		return nil, ErrStopped
 	}
 	if size := req.size(); size > m.cfg.MaxRequestBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrRequestTooLarge, size, m.cfg.MaxRequestBytes)
 	}
-	if c, a := m.committed.Load(), m.applied.get(); c > a && c-a > m.cfg.MaxApplyLag {
+	if c, a := m.committed.Load(), m.applied.get(); queue == m.propC && c > a && c-a > m.cfg.MaxApplyLag {
 		return nil, fmt.Errorf("%w: %d committed entries wait to be applied", ErrTooManyRequests, c-a)
 	}
 	req.Member = m.id
 	req.Seq = m.seq.Add(1)
 	ch := m.wait.register(req.Seq)
 	select {
-	case m.propC <- req:
+	case queue <- req:
 	default:
 		m.wait.cancel(req.Seq)
-		return nil, fmt.Errorf("%w: %d requests wait to be proposed", ErrTooManyRequests, cap(m.propC))
+		return nil, fmt.Errorf("%w: %d requests wait to be proposed", ErrTooManyRequests, cap(queue))
 	}
 	select {
 	case r := <-ch:
@@ -37,7 +48,7 @@ func (m *Member) submit(ctx context.Context, req *request) (any, error) {
 		m.wait.cancel(req.Seq)
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 	case <-m.stopC:
-		return nil, ErrStopped
+		return nil, ErrStoppedOutcome
 	}
 }
 
@@ -49,19 +60,27 @@ func (m *Member) proposeLoop() {
 	for {
 		var first *request
 		select {
-		case <-m.stopC:
-			return
-		case first = <-m.propC:
+		case first = <-m.prioC:
+		default:
+			select {
+			case <-m.stopC:
+				return
+			case first = <-m.prioC:
+			case first = <-m.propC:
+			}
 		}
 		batch, size := []*request{first}, first.size()
-	fill:
-		for len(batch) < m.cfg.MaxBatchRequests && size < m.cfg.MaxBatchBytes {
-			select {
-			case r := <-m.propC:
-				batch = append(batch, r)
-				size += r.size()
-			default:
-				break fill
+		// Priority requests first, then ordinary ones.
+		for _, queue := range []chan *request{m.prioC, m.propC} {
+		fill:
+			for len(batch) < m.cfg.MaxBatchRequests && size < m.cfg.MaxBatchBytes {
+				select {
+				case r := <-queue:
+					batch = append(batch, r)
+					size += r.size()
+				default:
+					break fill
+				}
 			}
 		}
 		m.propose(batch)

@@ -78,6 +78,15 @@ func (m *Member) readLoop() {
 // up.
 func (m *Member) readIndex(batch []*readWaiter) (uint64, error) {
 	for {
+		// Without a leader nothing can confirm a read index: say so once an election had
+		// time to finish (a randomized timeout of up to two election timeouts, then the
+		// vote), so the reader may try another member, rather than at its deadline.
+		if !m.waitForLeader(3 * m.cfg.electionTimeout()) {
+			if m.stopped() {
+				return 0, ErrStopped
+			}
+			return 0, ErrNoLeader
+		}
 		id := m.readSeq.Add(1)
 		rctx := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, m.id), id)
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.electionTimeout())

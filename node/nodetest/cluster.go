@@ -330,6 +330,39 @@ func (c *Cluster) EnsureSame(ctx context.Context) {
 			c.t.Fatalf("member %x data differs from member %x at revision %d", id, ids[0], rev)
 		}
 	}
+	c.ensureSameAux(ctx, ids)
+}
+
+// ensureSameAux compares the members' replicated metadata (members, leases), which is
+// current state, not history: lease work in flight can change it between two members'
+// reads, so a difference is checked again after another barrier before it counts.
+func (c *Cluster) ensureSameAux(ctx context.Context, ids []uint64) {
+	c.t.Helper()
+	var diff string
+	for attempt := 0; attempt < 5; attempt++ {
+		lead := c.Member(c.WaitLeader())
+		if _, err := lead.Put(ctx, storage.PutRequest{Key: []byte("\xffnodetest/barrier"), Value: []byte("x")}); err != nil {
+			c.t.Fatalf("barrier write: %v", err)
+		}
+		target := lead.AppliedIndex()
+		for _, id := range ids {
+			if err := c.Member(id).WaitApplied(ctx, target); err != nil {
+				c.t.Fatalf("member %x: %v", id, err)
+			}
+		}
+		wantK, wantV := c.Member(ids[0]).Store().AuxPrefix("")
+		diff = ""
+		for _, id := range ids[1:] {
+			gotK, gotV := c.Member(id).Store().AuxPrefix("")
+			if fmt.Sprintf("%q %x", gotK, gotV) != fmt.Sprintf("%q %x", wantK, wantV) {
+				diff = fmt.Sprintf("member %x replicated metadata differs from member %x:\n %q\n %q", id, ids[0], gotK, wantK)
+			}
+		}
+		if diff == "" {
+			return
+		}
+	}
+	c.t.Fatal(diff)
 }
 
 // Close stops every member and the network.

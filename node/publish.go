@@ -1,0 +1,40 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// publishLoop makes the member's client URLs (Config.ClientURLs) part of its replicated
+// member record, so clients and `endpoint status --cluster` can find it. It proposes an
+// update once there is a leader, and again until the record shows the URLs.
+func (m *Member) publishLoop() {
+	defer m.wg.Done()
+	backoff := m.cfg.electionTimeout()
+	for {
+		mi, ok := m.member(m.id)
+		if ok && slices.Equal(mi.ClientURLs, m.cfg.ClientURLs) {
+			return
+		}
+		if ok && m.Leader() != 0 {
+			mi.ClientURLs = m.cfg.ClientURLs
+			ctx, cancel := context.WithTimeout(context.Background(), 2*m.cfg.electionTimeout()+time.Second)
+			_, err := m.proposeConfChange(ctx, raftpb.ConfChangeType_ConfChangeUpdateNode, mi)
+			cancel()
+			if err == nil {
+				m.log.Info("published client URLs", "urls", m.cfg.ClientURLs)
+				return
+			}
+			m.log.Debug("publishing client URLs failed; retrying", "err", err)
+		}
+		select {
+		case <-m.stopC:
+			return
+		case <-m.LeaderChanged():
+		case <-time.After(backoff):
+		}
+	}
+}
