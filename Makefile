@@ -16,13 +16,15 @@ MAKEFLAGS += --no-builtin-rules --no-print-directory
 ##   FUZZTIME    time each fuzz target runs (default 30s)
 ##   RACE_PKGS   packages tested with -race by test (default: those of storage, node,
 ##               quicpeer, quicclient that exist)
-##   ARGS        flags passed to the daemon by run
+##   ARGS        extra flags for the daemon (run) or every member (cluster)
+##   RUN_DIR     where run and cluster keep data and the generated PKI (default .run)
 GO        ?= go
 PKGS      ?= ./...
 BENCH     ?= .
 BENCHTIME ?= 1s
 FUZZTIME  ?= 30s
 ARGS      ?=
+RUN_DIR   ?= .run
 
 # The core packages, where concurrency lives. Only the directories present are handed to
 # `go list` (a missing one would make it fail); -e keeps a package that does not compile in
@@ -30,7 +32,7 @@ ARGS      ?=
 RACE_DIRS := storage node quicpeer quicclient
 RACE_PKGS ?= $(shell $(GO) list -e $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/.),./$(d)/...)) 2>/dev/null)
 
-.PHONY: help build test test-short bench fuzz lint fmt-check fmt clean run
+.PHONY: help build test test-short bench fuzz lint fmt-check fmt clean run cluster
 
 ##
 ## Targets:
@@ -88,10 +90,11 @@ fmt-check: ## fail if gofmt would change a file or go.mod/go.sum are not tidy
 fmt: ## gofmt -w every Go file
 	find . -path ./.git -prune -o -type f -name '*.go' -print0 | xargs -0 -r gofmt -w
 
-clean: ## remove build output
-	rm -rf bin
+clean: ## remove build output and the local run directory
+	rm -rf bin $(RUN_DIR)
 
-run: ## build and start the etcq daemon with ARGS
-	@if [ ! -d cmd/etcq ]; then echo "etcq daemon arrives with the node/cmd issues"; exit 1; fi
-	$(GO) build -o bin/etcq ./cmd/etcq
-	./bin/etcq $(ARGS)
+run: build ## start one local member (certificates generated in RUN_DIR/pki on first run)
+	./bin/etcq --name default --data-dir $(RUN_DIR)/default --auto-tls --pki-dir $(RUN_DIR)/pki $(ARGS)
+
+cluster: build ## start three local members on 127.0.0.1 sharing RUN_DIR/pki; Ctrl-C stops them
+	./scripts/cluster.sh $(RUN_DIR) $(ARGS)
