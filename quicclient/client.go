@@ -242,7 +242,11 @@ func (c *Client) drop(cn *conn) {
 		c.active = nil
 	}
 	c.mu.Unlock()
-	cn.close(fmt.Errorf("%w: %s", ErrConnectionLost, cn.endpoint))
+	if !cn.draining.Load() {
+		// A draining connection closes itself once the member has ended its last
+		// stream, so that the answers still travelling on the others arrive.
+		cn.close(fmt.Errorf("%w: %s", ErrConnectionLost, cn.endpoint))
+	}
 }
 
 func (c *Client) statusOn(ctx context.Context, cn *conn) (*wire.StatusResponse, error) {

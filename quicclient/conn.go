@@ -30,6 +30,7 @@ type conn struct {
 	mu       sync.Mutex
 	err      error        // set once the connection has failed or the member began to drain it
 	live     atomic.Int32 // request streams not yet ended
+	draining atomic.Bool  // the member has ended a request stream cleanly
 	closed   chan struct{}
 	closeOne sync.Once
 }
@@ -69,6 +70,11 @@ func (c *Client) dial(ctx context.Context, endpoint string) (*conn, error) {
 		cn.streams = append(cn.streams, rs)
 	}
 	cn.live.Store(int32(len(cn.streams)))
+	// Only now: a stream that fails closes the connection, which reads cn.streams.
+	for _, rs := range cn.streams {
+		go rs.write()
+		go rs.read()
+	}
 	go func() {
 		<-qc.Context().Done()
 		cn.close(fmt.Errorf("%w: %s: %w", ErrConnectionLost, endpoint, context.Cause(qc.Context())))
@@ -107,6 +113,7 @@ func (cn *conn) streamEnded(err error, clean bool) {
 		cn.close(err)
 		return
 	}
+	cn.draining.Store(true)
 	cn.mu.Lock()
 	if cn.err == nil {
 		cn.err = err
@@ -139,6 +146,10 @@ type call struct {
 	// sent is set once the request has been handed to the stream: from then on, a
 	// failure leaves its outcome unknown.
 	sent atomic.Bool
+	// unread is set (before done is closed) when the member ended the stream cleanly
+	// without answering the call: it answers every request it read before it ends a
+	// stream, so this one was never read, whatever sent says.
+	unread bool
 }
 
 // reqStream is a pooled stream of pipelined requests: a writer goroutine that drains its
@@ -158,10 +169,7 @@ func (cn *conn) openRequestStream(ctx context.Context) (*reqStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := &reqStream{cn: cn, str: str, q: make(chan *call, 1024), pending: make(map[uint64]*call)}
-	go rs.write()
-	go rs.read()
-	return rs, nil
+	return &reqStream{cn: cn, str: str, q: make(chan *call, 1024), pending: make(map[uint64]*call)}, nil
 }
 
 // roundTrip sends req on one of the connection's streams and waits for its response.
@@ -187,7 +195,7 @@ func (cn *conn) roundTrip(ctx context.Context, req wire.Request) (*wire.Response
 	}
 	select {
 	case <-cl.done:
-		return cl.resp, cl.sent.Load(), cl.err
+		return cl.resp, cl.sent.Load() && !cl.unread, cl.err
 	case <-ctx.Done():
 		rs.forget(req.ID)
 		return nil, cl.sent.Load(), ctx.Err()
@@ -212,7 +220,11 @@ func (rs *reqStream) finish(id uint64, resp *wire.Response) {
 }
 
 // fail ends the stream: every call waiting on it fails with err.
-func (rs *reqStream) fail(err error) {
+func (rs *reqStream) fail(err error) { rs.end(err, false) }
+
+// end ends the stream: every call waiting on it fails with err, as unread if the member
+// ended the stream cleanly.
+func (rs *reqStream) end(err error, unread bool) {
 	rs.mu.Lock()
 	if rs.err != nil {
 		rs.mu.Unlock()
@@ -224,6 +236,7 @@ func (rs *reqStream) fail(err error) {
 	rs.mu.Unlock()
 	for _, cl := range pending {
 		cl.err = err
+		cl.unread = unread
 		close(cl.done)
 	}
 	rs.str.CancelRead(0)
@@ -266,9 +279,21 @@ func (rs *reqStream) write() {
 		if err == nil {
 			err = bw.Flush()
 		}
+		if se := (*quic.StreamError)(nil); errors.As(err, &se) && se.Remote {
+			// The member stopped reading (it is draining the connection): it answers
+			// what it has read, then ends the stream, and read settles every call.
+			return
+		}
 		if err != nil {
-			rs.fail(fmt.Errorf("%w: %s: %w", ErrConnectionLost, rs.cn.endpoint, err))
-			rs.cn.close(rs.err)
+			rs.mu.Lock()
+			ended := rs.err != nil
+			rs.mu.Unlock()
+			if !ended {
+				rs.fail(fmt.Errorf("%w: %s: %w", ErrConnectionLost, rs.cn.endpoint, err))
+				rs.cn.close(rs.err)
+			}
+			// Else the stream has ended already (end canceled the write side): the
+			// connection lives on for the other streams.
 			return
 		}
 	}
@@ -286,7 +311,7 @@ func (rs *reqStream) read() {
 			} else {
 				err = fmt.Errorf("%w: %s: %w", ErrConnectionLost, rs.cn.endpoint, err)
 			}
-			rs.fail(err)
+			rs.end(err, clean)
 			rs.cn.streamEnded(err, clean)
 			return
 		}
