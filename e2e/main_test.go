@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 	bin = dir
 	code := func() int {
 		defer os.RemoveAll(dir)
-		for _, cmd := range []string{"etcq"} {
+		for _, cmd := range []string{"etcq", "etcqctl"} {
 			build := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "etcq.dev/etcq/cmd/"+cmd)
 			build.Stdout, build.Stderr = os.Stderr, os.Stderr
 			if err := build.Run(); err != nil {
