@@ -145,9 +145,13 @@ func (c *Config) electionTimeout() time.Duration {
 	return time.Duration(c.ElectionTicks) * c.TickInterval
 }
 
-// clusterID derives a new cluster's ID from its initial members and token, so every member
-// of one bootstrap computes the same ID and another cluster almost surely a different one.
+// clusterID derives a new cluster's ID: from its token when it has one (ClusterIDFor), so
+// that a member joining later computes the same ID from the same --initial-cluster-token;
+// from its initial members otherwise.
 func clusterID(members []MemberInfo, token string) uint64 {
+	if token != "" {
+		return ClusterIDFor(token)
+	}
 	var parts []string
 	for _, m := range members {
 		urls := slices.Clone(m.PeerURLs)
@@ -159,9 +163,16 @@ func clusterID(members []MemberInfo, token string) uint64 {
 	return binary.BigEndian.Uint64(sum[:8]) | 1
 }
 
+// ClusterIDFor derives a cluster's ID from its token. Two clusters must not share a token
+// (as with etcd's --initial-cluster-token): peers check the cluster ID on every stream.
+func ClusterIDFor(token string) uint64 {
+	sum := sha256.Sum256([]byte("etcq-cluster|" + token))
+	return binary.BigEndian.Uint64(sum[:8]) | 1
+}
+
 // MemberIDFor derives a member's ID from its name, peer URLs and the cluster token, so
-// that every member of a new cluster computes the same IDs from the same
-// --initial-cluster.
+// that every member of a new cluster computes the same IDs from the same --initial-cluster,
+// and a member added by name (AddMember) knows its ID when it starts to join.
 func MemberIDFor(name string, peerURLs []string, token string) uint64 {
 	urls := slices.Clone(peerURLs)
 	slices.Sort(urls)

@@ -193,13 +193,30 @@ func (m *Member) AddMember(ctx context.Context, name string, peerURLs []string, 
 			}
 		}
 	}
-	id, err := m.newMemberID()
+	id, err := m.addedMemberID(name, peerURLs)
 	if err != nil {
 		return MemberInfo{}, nil, err
 	}
 	info := MemberInfo{ID: id, Name: name, PeerURLs: peerURLs, IsLearner: true, AutoPromote: !learner}
 	members, err := m.proposeConfChange(ctx, raftpb.ConfChangeType_ConfChangeAddLearnerNode, info)
 	return info, members, err
+}
+
+// addedMemberID is the ID of a member being added: derived from its name, peer URLs and
+// the cluster token when there are a name and a token (the new member's process derives
+// the same one from its flags), random otherwise.
+func (m *Member) addedMemberID(name string, peerURLs []string) (uint64, error) {
+	if name == "" || m.cfg.ClusterToken == "" {
+		return m.newMemberID()
+	}
+	id := MemberIDFor(name, peerURLs, m.cfg.ClusterToken)
+	if _, exists := m.member(id); exists {
+		return 0, fmt.Errorf("%w: %x (name %q)", ErrPeerURLExists, id, name)
+	}
+	if m.wasRemoved(id) {
+		return 0, fmt.Errorf("%w: %x: a member named %q with these peer URLs was removed before and IDs are never reused; add it under another name", ErrIDRemoved, id, name)
+	}
+	return id, nil
 }
 
 // newMemberID picks a random non-zero ID that no member has or had.

@@ -112,6 +112,7 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 	member, err := node.New(node.Config{
 		ID: self.ID, Name: cfg.Name, DataDir: cfg.DataDir,
 		InitialCluster: initial, ClusterToken: cfg.InitialClusterToken, Join: join,
+		ClusterID:  node.ClusterIDFor(cfg.InitialClusterToken),
 		ClientURLs: advertise, Transport: transport,
 		TickInterval: cfg.tickInterval(), ElectionTicks: electionTicks, HeartbeatTicks: 1,
 		SnapshotCount: cfg.SnapshotCount,
