@@ -98,7 +98,38 @@ func newCluster(t *testing.T, size int, extra ...string) *cluster {
 	for _, m := range c.members {
 		c.waitServing(ctx, m)
 	}
+	c.waitPublished(ctx)
 	return c
+}
+
+// waitPublished waits until every member's client URL is in the member list (members
+// publish them through raft once they run).
+func (c *cluster) waitPublished(ctx context.Context) {
+	c.t.Helper()
+	cl, err := c.tryClient(ctx, c.members[0])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer cl.Close()
+	for {
+		ms, err := cl.MemberList(ctx)
+		published := 0
+		if err == nil {
+			for _, m := range ms.Members {
+				if len(m.ClientURLs) > 0 {
+					published++
+				}
+			}
+		}
+		if published == len(c.members) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("members never published their client URLs: %+v (%v)", ms, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // start launches m's process.

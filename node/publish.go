@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -21,7 +22,10 @@ func (m *Member) publishLoop() {
 		}
 		if ok && m.Leader() != 0 {
 			mi.ClientURLs = m.cfg.ClientURLs
-			ctx, cancel := context.WithTimeout(context.Background(), 2*m.cfg.electionTimeout()+time.Second)
+			// Raft drops a conf change proposed while another is pending (several members
+			// publishing at once): the attempt then times out and is retried after a
+			// random pause, so the members do not collide again.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*m.cfg.electionTimeout())
 			_, err := m.proposeConfChange(ctx, raftpb.ConfChangeType_ConfChangeUpdateNode, mi)
 			cancel()
 			if err == nil {
@@ -34,7 +38,7 @@ func (m *Member) publishLoop() {
 		case <-m.stopC:
 			return
 		case <-m.LeaderChanged():
-		case <-time.After(backoff):
+		case <-time.After(backoff/2 + rand.N(backoff)):
 		}
 	}
 }
