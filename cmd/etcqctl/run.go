@@ -137,6 +137,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.electCommand(),
 		a.checkCommand(),
 		a.versionCommand(),
+		a.certsCommand(),
 	)
 	root.AddCommand(a.authCommands()...)
 	return root
