@@ -77,7 +77,14 @@ func (m *Member) applyRequests(e *raftpb.Entry) error {
 	}
 	w := m.store.Write()
 	results := make([]result, len(reqs))
+	authChanged := false
 	for i, r := range reqs {
+		// A client request is checked again against the auth state of this point of the
+		// log; a refused one applies nothing.
+		if err := m.authorize(r); err != nil {
+			results[i] = result{err: err}
+			continue
+		}
 		var resp any
 		var err error
 		switch r.Op {
@@ -97,10 +104,23 @@ func (m *Member) applyRequests(e *raftpb.Entry) error {
 				break
 			}
 			resp, err = m.applyLease(w, r.Op, r.Lease)
+		case opAuth:
+			if r.Auth == nil {
+				err = fmt.Errorf("node: auth operation without a body")
+				break
+			}
+			before := m.auth.Status().Revision
+			if err = m.applyAuth(r.Auth); err == nil && m.auth.Status().Revision != before {
+				authChanged = true
+				m.log.Info("auth changed", "op", r.Auth.String(), "auth_rev", before+1, "index", e.GetIndex())
+			}
 		default:
 			err = fmt.Errorf("node: unknown operation %d", r.Op)
 		}
 		results[i] = result{resp: resp, err: err}
+	}
+	if authChanged {
+		w.SetAux(auxAuth, m.auth.Encode())
 	}
 	w.SetConsistentIndex(e.GetIndex(), e.GetTerm())
 	w.End()
@@ -197,6 +217,9 @@ func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 	m.snapIndex, m.raftApplied = index, index
 	m.confState.Store(snap.GetMetadata().GetConfState())
 	if err := m.lessor.load(m.store); err != nil {
+		return err
+	}
+	if err := m.loadAuth(); err != nil {
 		return err
 	}
 	m.applied.set(max(index, m.store.ConsistentIndex().Index))

@@ -23,6 +23,7 @@ const (
 	opLeaseRenew
 	opLeaseCheckpoint
 	opLeaseExpire
+	opAuth
 )
 
 // request is one client request inside a raft entry. Member and Seq identify the waiter
@@ -36,6 +37,12 @@ type request struct {
 	Txn         *storage.TxnRequest
 	Compact     int64
 	Lease       *leaseRequest
+	// Caller is who a client request runs as and the auth revision the service checked
+	// it at (auth.go); nil for the member's own requests (lease expiry, checkpoints) and
+	// for calls of the Member API from inside the process, which apply unchecked.
+	Caller *caller
+	// Auth is the body of opAuth.
+	Auth *authOp
 }
 
 // leaseRequest is the body of the lease operations.
@@ -48,16 +55,18 @@ type leaseRequest struct {
 
 // Entry data layout (the payload of a normal raft entry), which lives in the log forever:
 //
-//	byte     format (entryFormat2)
+//	byte     format (entryFormat3)
 //	msgpack  array of requests; each request, and every storage type inside it, is a
 //	         msgpack array of its fields in declaration order (see the golden test)
 //
 // msgpack's reflection decoder refuses an array whose length differs from the struct's
 // field count, so any change to these types bumps the format byte, and decodeEntry keeps
-// decoding every older format. Format 1 had requests without the Lease field.
+// decoding every older format. Format 1 had requests without the Lease field, format 2
+// without Caller and Auth.
 const (
 	entryFormat1 byte = 1
 	entryFormat2 byte = 2
+	entryFormat3 byte = 3
 )
 
 // requestV1 is a request as format 1 encoded it.
@@ -71,10 +80,22 @@ type requestV1 struct {
 	Compact     int64
 }
 
+// requestV2 is a request as format 2 encoded it.
+type requestV2 struct {
+	Member      uint64
+	Seq         uint64
+	Op          opCode
+	Put         *storage.PutRequest
+	DeleteRange *storage.DeleteRangeRequest
+	Txn         *storage.TxnRequest
+	Compact     int64
+	Lease       *leaseRequest
+}
+
 // encodeEntry packs requests into one entry's data.
 func encodeEntry(reqs []*request) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteByte(entryFormat2)
+	buf.WriteByte(entryFormat3)
 	enc := msgpack.NewEncoder(&buf)
 	enc.UseArrayEncodedStructs(true)
 	enc.UseCompactInts(true)
@@ -89,7 +110,7 @@ func decodeEntry(data []byte) ([]*request, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	if data[0] != entryFormat1 && data[0] != entryFormat2 {
+	if data[0] < entryFormat1 || data[0] > entryFormat3 {
 		return nil, fmt.Errorf("node: entry format %d is unknown to this build", data[0])
 	}
 	if err := wire.CheckShape(data[1:]); err != nil {
@@ -109,9 +130,28 @@ func decodeEntry(data []byte) ([]*request, error) {
 		}
 		return reqs, nil
 	}
+	if data[0] == entryFormat2 {
+		var old []*requestV2
+		if err := msgpack.Unmarshal(data[1:], &old); err != nil {
+			return nil, fmt.Errorf("node: decode entry: %w", err)
+		}
+		reqs := make([]*request, len(old))
+		for i, r := range old {
+			if r == nil {
+				return nil, fmt.Errorf("node: decode entry: request %d is nil", i)
+			}
+			reqs[i] = &request{Member: r.Member, Seq: r.Seq, Op: r.Op, Put: r.Put, DeleteRange: r.DeleteRange, Txn: r.Txn, Compact: r.Compact, Lease: r.Lease}
+		}
+		return reqs, nil
+	}
 	var reqs []*request
 	if err := msgpack.Unmarshal(data[1:], &reqs); err != nil {
 		return nil, fmt.Errorf("node: decode entry: %w", err)
+	}
+	for i, r := range reqs {
+		if r == nil {
+			return nil, fmt.Errorf("node: decode entry: request %d is nil", i)
+		}
 	}
 	return reqs, nil
 }
@@ -128,6 +168,12 @@ func (r *request) size() int {
 		n += txnSize(r.Txn)
 	case r.Lease != nil:
 		n += 16 + 16*len(r.Lease.Checkpoints) + 16*len(r.Lease.Expiries)
+	case r.Auth != nil:
+		a := r.Auth
+		n += 16 + len(a.Name) + len(a.Role) + len(a.Hash) + len(a.TokenKey) + len(a.Key) + len(a.RangeEnd)
+	}
+	if r.Caller != nil {
+		n += 24 + len(r.Caller.User)
 	}
 	return n
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"etcq.dev/etcq/auth"
 	"etcq.dev/etcq/storage"
 	"etcq.dev/etcq/wire"
 )
@@ -46,6 +47,26 @@ var errCodes = []struct {
 	{storage.ErrCorrupt, wire.CodeCorrupt},
 	{storage.ErrWatchNotFound, wire.CodeWatchNotFound},
 	{storage.ErrWatchIDExists, wire.CodeWatchIDExists},
+
+	// auth's sentinels: one auth code each, and a bad request for a malformed operation
+	// (the table of auth/errors_test.go).
+	{auth.ErrPermissionDenied, wire.CodePermissionDenied},
+	{auth.ErrAuthNotEnabled, wire.CodeAuthNotEnabled},
+	{auth.ErrAuthFailed, wire.CodeAuthFailed},
+	{auth.ErrInvalidToken, wire.CodeInvalidToken},
+	{auth.ErrUserExists, wire.CodeUserExists},
+	{auth.ErrUserNotFound, wire.CodeUserNotFound},
+	{auth.ErrRoleExists, wire.CodeRoleExists},
+	{auth.ErrRoleNotFound, wire.CodeRoleNotFound},
+	{auth.ErrRoleNotGranted, wire.CodeRoleNotGranted},
+	{auth.ErrPermNotGranted, wire.CodePermNotGranted},
+	{auth.ErrRootUserMissing, wire.CodeRootUserMissing},
+	{auth.ErrRootRoleMissing, wire.CodeRootRoleMissing},
+	{auth.ErrUserEmpty, wire.CodeUserEmpty},
+	{auth.ErrAuthOldRevision, wire.CodeAuthOldRevision},
+	{auth.ErrNoPasswordUser, wire.CodeNoPasswordUser},
+	{auth.ErrInvalidAuthMgmt, wire.CodeBadRequest},
+	{auth.ErrCorrupt, wire.CodeCorrupt},
 }
 
 // toWireError turns err into the *wire.Error a client receives. A wire error passes through;

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"etcq.dev/etcq/auth"
 	"etcq.dev/etcq/storage"
 	"etcq.dev/etcq/storage/raftlog"
 )
@@ -46,6 +48,13 @@ type Member struct {
 	applyC     chan toApply
 	snapC      chan snapRequest
 	applied    *appliedWaiter
+
+	// auth is the replicated auth state (auth.go); bcryptSem bounds the password hashes
+	// and checks under way, which hash at bcryptCost; tokens live tokenTTL.
+	auth       *auth.State
+	bcryptSem  chan struct{}
+	bcryptCost int
+	tokenTTL   time.Duration
 
 	// Raft state as last seen by the raft goroutine, for everyone else to read.
 	lead      atomic.Uint64
@@ -103,6 +112,10 @@ func New(cfg Config) (*Member, error) {
 		imageDir:   imageDir,
 		wait:       newWaitRegistry(),
 		lessor:     newLessor(),
+		auth:       auth.New(),
+		bcryptSem:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		bcryptCost: auth.DefaultBcryptCost,
+		tokenTTL:   auth.DefaultTokenTTL,
 		propC:      make(chan *request, cfg.RequestQueue),
 		prioC:      make(chan *request, 1024),
 		readC:      make(chan *readWaiter, 1024),
@@ -156,6 +169,9 @@ func New(cfg Config) (*Member, error) {
 		return fail(err)
 	}
 	if err := m.lessor.load(m.store); err != nil {
+		return fail(err)
+	}
+	if err := m.loadAuth(); err != nil {
 		return fail(err)
 	}
 	if m.mem, err = state.MemoryStorage(); err != nil {

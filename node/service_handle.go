@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"etcq.dev/etcq/storage"
 	"etcq.dev/etcq/wire"
 )
 
@@ -15,7 +16,7 @@ func (s *Service) handle(c *clientConn, req *wire.Request) *wire.Response {
 	s.stats.requests.Add(1)
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	body, rev, err := s.do(ctx, req)
+	body, rev, err := s.do(ctx, c, req)
 	resp := &wire.Response{ID: req.ID, Op: req.Op, Header: s.header(rev)}
 	if err != nil {
 		we := toWireError(err)
@@ -37,28 +38,32 @@ func (s *Service) header(rev int64) wire.Header {
 	return wire.Header{ClusterID: s.m.ClusterID(), MemberID: s.m.ID(), Revision: rev, RaftTerm: s.m.Term()}
 }
 
-// do runs one request and returns its response body and the revision it was served at
-// (0: the current one).
-func (s *Service) do(ctx context.Context, req *wire.Request) (any, int64, error) {
+// do runs one request of c and returns its response body and the revision it was served
+// at (0: the current one). Every operation is checked for its caller (service_auth.go).
+func (s *Service) do(ctx context.Context, c *clientConn, req *wire.Request) (any, int64, error) {
 	m := s.m
 	switch body := req.Body.(type) {
 	case *wire.RangeRequest:
-		r, err := m.Range(ctx, rangeFromWire(body), body.Serializable)
+		r, err := s.kvRange(ctx, c, req.Token, body)
 		if err != nil {
 			return nil, 0, err
 		}
 		return rangeToWire(r), r.Revision, nil
 	case *wire.PutRequest:
-		r, err := m.Put(ctx, putFromWire(body))
+		p := putFromWire(body)
+		resp, err := s.propose(ctx, c, req.Token, &request{Op: opPut, Put: &p})
 		if err != nil {
 			return nil, 0, err
 		}
+		r := resp.(*storage.PutResponse)
 		return putToWire(r), r.Revision, nil
 	case *wire.DeleteRangeRequest:
-		r, err := m.DeleteRange(ctx, deleteFromWire(body))
+		d := deleteFromWire(body)
+		resp, err := s.propose(ctx, c, req.Token, &request{Op: opDeleteRange, DeleteRange: &d})
 		if err != nil {
 			return nil, 0, err
 		}
+		r := resp.(*storage.DeleteRangeResponse)
 		return deleteToWire(r), r.Revision, nil
 	case *wire.TxnRequest:
 		if n := body.Ops(); n > s.cfg.Limits.MaxTxnOps {
@@ -67,39 +72,51 @@ func (s *Service) do(ctx context.Context, req *wire.Request) (any, int64, error)
 		if !validOps(body) {
 			return nil, 0, wire.Errorf(wire.CodeBadRequest, "every txn operation must set exactly one of range, put, delete range, txn")
 		}
-		r, err := m.Txn(ctx, txnFromWire(body))
+		t := txnFromWire(body)
+		resp, err := s.propose(ctx, c, req.Token, &request{Op: opTxn, Txn: &t})
 		if err != nil {
 			return nil, 0, err
 		}
+		r := resp.(*storage.TxnResponse)
 		return txnToWire(r), r.Revision, nil
 	case *wire.CompactRequest:
-		return s.compact(ctx, body)
+		return s.compact(ctx, c, req.Token, body)
 	case *wire.LeaseGrantRequest:
+		if err := s.checkAuthenticated(c, req.Token, "lease grant"); err != nil {
+			return nil, 0, err
+		}
 		r, err := m.LeaseGrant(ctx, body.ID, body.TTL)
 		if err != nil {
 			return nil, 0, err
 		}
 		return &wire.LeaseGrantResponse{ID: r.ID, TTL: r.TTL}, r.Revision, nil
 	case *wire.LeaseRevokeRequest:
-		r, err := m.LeaseRevoke(ctx, body.ID)
+		// The keys the lease deletes are checked at apply, where they are known.
+		resp, err := s.propose(ctx, c, req.Token, &request{Op: opLeaseRevoke, Lease: &leaseRequest{ID: body.ID}})
 		if err != nil {
 			return nil, 0, err
 		}
-		return &wire.Empty{}, r.Revision, nil
+		return &wire.Empty{}, resp.(*LeaseRevokeResult).Revision, nil
 	case *wire.LeaseKeepAliveRequest:
+		if err := s.checkAuthenticated(c, req.Token, "lease keep alive"); err != nil {
+			return nil, 0, err
+		}
 		r, err := m.LeaseRenew(ctx, body.ID)
 		if err != nil {
 			return nil, 0, err
 		}
 		return &wire.LeaseKeepAliveResponse{ID: r.ID, TTL: r.TTL}, r.Revision, nil
 	case *wire.LeaseTimeToLiveRequest:
-		info, err := m.LeaseTimeToLive(ctx, body.ID, body.Keys)
+		r, err := s.leaseTimeToLive(ctx, c, req.Token, body)
 		if err != nil {
 			return nil, 0, err
 		}
-		return &wire.LeaseTimeToLiveResponse{ID: info.ID, TTL: info.TTL, GrantedTTL: info.GrantedTTL, Keys: info.Keys}, 0, nil
+		return r, 0, nil
 	}
 	if req.Op == wire.OpLeaseLeases {
+		if err := s.checkAuthenticated(c, req.Token, "lease list"); err != nil {
+			return nil, 0, err
+		}
 		ids, err := m.Leases(ctx)
 		if err != nil {
 			return nil, 0, err
@@ -112,20 +129,26 @@ func (s *Service) do(ctx context.Context, req *wire.Request) (any, int64, error)
 	}
 	switch req.Op {
 	case wire.OpMemberList, wire.OpMemberAdd, wire.OpMemberRemove, wire.OpMemberUpdate, wire.OpMemberPromote:
-		return s.cluster(ctx, req)
+		return s.cluster(ctx, c, req)
 	case wire.OpStatus, wire.OpAlarm, wire.OpDefragment, wire.OpHash, wire.OpHashKV, wire.OpMoveLeader:
-		return s.maintenance(ctx, req)
+		return s.maintenance(ctx, c, req)
+	case wire.OpAuthEnable, wire.OpAuthDisable, wire.OpAuthStatus, wire.OpAuthenticate,
+		wire.OpUserAdd, wire.OpUserGet, wire.OpUserList, wire.OpUserDelete, wire.OpUserChangePassword,
+		wire.OpUserGrantRole, wire.OpUserRevokeRole, wire.OpRoleAdd, wire.OpRoleGet, wire.OpRoleList,
+		wire.OpRoleDelete, wire.OpRoleGrantPermission, wire.OpRoleRevokePermission:
+		return s.authOp(ctx, c, req)
 	case wire.OpWatchCreate, wire.OpWatchCancel, wire.OpWatchProgress, wire.OpWatch, wire.OpSnapshot:
 		return nil, 0, wire.Errorf(wire.CodeBadStream, "%v belongs on its own kind of stream", req.Op)
 	}
 	return nil, 0, wire.Errorf(wire.CodeUnimplemented, "%v is not implemented by this member", req.Op)
 }
 
-func (s *Service) compact(ctx context.Context, req *wire.CompactRequest) (any, int64, error) {
-	r, err := s.m.Compact(ctx, req.Revision)
+func (s *Service) compact(ctx context.Context, c *clientConn, token string, req *wire.CompactRequest) (any, int64, error) {
+	resp, err := s.propose(ctx, c, token, &request{Op: opCompact, Compact: req.Revision})
 	if err != nil {
 		return nil, 0, err
 	}
+	r := resp.(*CompactResponse)
 	if req.Physical {
 		select {
 		case <-r.Done:
@@ -136,8 +159,17 @@ func (s *Service) compact(ctx context.Context, req *wire.CompactRequest) (any, i
 	return &wire.CompactResponse{}, r.Revision, nil
 }
 
-func (s *Service) cluster(ctx context.Context, req *wire.Request) (any, int64, error) {
+func (s *Service) cluster(ctx context.Context, c *clientConn, req *wire.Request) (any, int64, error) {
 	m := s.m
+	// Any user may list the members (as in etcd, and clients discover endpoints so);
+	// changing them is for root.
+	check := s.checkAdmin
+	if req.Op == wire.OpMemberList {
+		check = s.checkAuthenticated
+	}
+	if err := check(c, req.Token, req.Op.String()); err != nil {
+		return nil, 0, err
+	}
 	var (
 		members []MemberInfo
 		err     error
@@ -169,8 +201,13 @@ func (s *Service) cluster(ctx context.Context, req *wire.Request) (any, int64, e
 	return &wire.MemberListResponse{Members: membersToWire(members)}, 0, nil
 }
 
-func (s *Service) maintenance(ctx context.Context, req *wire.Request) (any, int64, error) {
+func (s *Service) maintenance(ctx context.Context, c *clientConn, req *wire.Request) (any, int64, error) {
 	m := s.m
+	if req.Op != wire.OpStatus { // Status is open: clients probe it to choose a member
+		if err := s.checkAdmin(c, req.Token, req.Op.String()); err != nil {
+			return nil, 0, err
+		}
+	}
 	switch body := req.Body.(type) {
 	case *wire.AlarmRequest:
 		if body.Action != wire.AlarmGet {

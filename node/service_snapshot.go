@@ -31,6 +31,10 @@ func (c *clientConn) serveSnapshot(str *quic.Stream, fr *wire.FrameReader) {
 		fail(wire.Errorf(wire.CodeBadStream, "%v does not belong on a snapshot stream", req.Op))
 		return
 	}
+	if err := c.s.checkAdmin(c, req.Token, "snapshot"); err != nil {
+		fail(err)
+		return
+	}
 	if !c.s.begin() {
 		fail(wire.Errorf(wire.CodeUnavailable, "member is shutting down"))
 		return

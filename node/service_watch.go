@@ -65,13 +65,23 @@ func (c *clientConn) serveWatch(str *quic.Stream, fr *wire.FrameReader) {
 
 // serve handles one request of the watch stream.
 func (w *watchSession) serve(req *wire.Request) {
+	var denied error
+	if body, ok := req.Body.(*wire.WatchCreateRequest); ok {
+		// Checked before mu is taken: the check may wait for a linearizable read, and
+		// the stream's events must not.
+		denied = w.c.s.authorizeWatch(w.c, req.Token, body)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	reply := &wire.Response{ID: req.ID, Op: wire.OpWatch, Header: w.c.s.header(0)}
 	switch body := req.Body.(type) {
 	case *wire.WatchCreateRequest:
 		wr := &wire.WatchResponse{WatchID: body.WatchID, Created: true}
-		id, err := w.create(body)
+		var id storage.WatchID
+		err := denied
+		if err == nil {
+			id, err = w.create(body)
+		}
 		if err != nil {
 			// As etcd: the create is answered with Created and Canceled and the reason.
 			wr.Canceled, wr.CancelReason = true, err.Error()

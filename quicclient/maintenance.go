@@ -104,7 +104,10 @@ func (c *Client) snapshotOn(ctx context.Context, cn *conn) (io.ReadCloser, error
 	if err != nil {
 		return nil, err
 	}
-	frame, err := wire.NewEncoder().Frame(wire.Request{ID: 1, Op: wire.OpSnapshot, Body: &wire.Empty{}})
+	c.mu.Lock()
+	token := c.token
+	c.mu.Unlock()
+	frame, err := wire.NewEncoder().Frame(wire.Request{ID: 1, Op: wire.OpSnapshot, Token: token, Body: &wire.Empty{}})
 	if err == nil {
 		_, err = str.Write(frame)
 	}

@@ -190,7 +190,10 @@ func (m *watchMux) create(w *watcher) {
 	m.nextReq++
 	m.creating[m.nextReq] = w
 	w.created = false
-	m.stream.send(wire.Request{ID: m.nextReq, Op: wire.OpWatchCreate, Body: w.createRequest()})
+	m.c.mu.Lock()
+	token := m.c.token // auth: the create is checked for the client's user
+	m.c.mu.Unlock()
+	m.stream.send(wire.Request{ID: m.nextReq, Op: wire.OpWatchCreate, Token: token, Body: w.createRequest()})
 }
 
 func (m *watchMux) remove(w *watcher) {
