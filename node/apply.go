@@ -85,6 +85,10 @@ func (m *Member) applyRequests(e *raftpb.Entry) error {
 			results[i] = result{err: err}
 			continue
 		}
+		if err := m.checkSpace(r); err != nil {
+			results[i] = result{err: err}
+			continue
+		}
 		var resp any
 		var err error
 		switch r.Op {
@@ -114,6 +118,16 @@ func (m *Member) applyRequests(e *raftpb.Entry) error {
 				authChanged = true
 				m.log.Info("auth changed", "op", r.Auth.String(), "auth_rev", before+1, "index", e.GetIndex())
 			}
+		case opAlarm:
+			if r.Alarm == nil {
+				err = fmt.Errorf("node: alarm operation without a body")
+				break
+			}
+			changed := m.alarms.apply(w, r.Alarm)
+			for _, a := range changed {
+				m.log.Warn("alarm changed", "raised", r.Alarm.Activate, "alarm", a.Type.String(), "alarm_member", fmt.Sprintf("%x", a.Member))
+			}
+			resp = changed
 		default:
 			err = fmt.Errorf("node: unknown operation %d", r.Op)
 		}
@@ -217,6 +231,9 @@ func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 	m.snapIndex, m.raftApplied = index, index
 	m.confState.Store(snap.GetMetadata().GetConfState())
 	if err := m.lessor.load(m.store); err != nil {
+		return err
+	}
+	if err := m.alarms.load(m.store); err != nil {
 		return err
 	}
 	if err := m.loadAuth(); err != nil {

@@ -77,6 +77,11 @@ type Config struct {
 	// mass expiry does not crowd out writes.
 	LeaseRevokeRate int
 
+	// QuotaBackendBytes raises a NOSPACE alarm when the store's bytes in use pass it
+	// (0: no quota). QuotaCheckInterval is how often it is checked (1s).
+	QuotaBackendBytes  int64
+	QuotaCheckInterval time.Duration
+
 	// DisableAutoPromote leaves learners to be promoted by hand.
 	DisableAutoPromote bool
 
@@ -106,6 +111,7 @@ func (c *Config) validate() error {
 	setDefault(&c.RequestQueue, 8192)
 	setDefault(&c.LeaseCheckpointInterval, time.Minute)
 	setDefault(&c.LeaseRevokeRate, 1000)
+	setDefault(&c.QuotaCheckInterval, time.Second)
 	if c.ElectionTicks <= c.HeartbeatTicks {
 		return fmt.Errorf("%w: election ticks (%d) must exceed heartbeat ticks (%d)", ErrBadConfig, c.ElectionTicks, c.HeartbeatTicks)
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -24,6 +25,7 @@ const (
 	opLeaseCheckpoint
 	opLeaseExpire
 	opAuth
+	opAlarm
 )
 
 // request is one client request inside a raft entry. Member and Seq identify the waiter
@@ -43,6 +45,40 @@ type request struct {
 	Caller *caller
 	// Auth is the body of opAuth.
 	Auth *authOp
+	// Alarm is the body of opAlarm.
+	Alarm *alarmOp
+}
+
+// requestFields lists a request's fields in encoding order, for the decoder.
+func (r *request) fields() []any {
+	return []any{&r.Member, &r.Seq, &r.Op, &r.Put, &r.DeleteRange, &r.Txn, &r.Compact, &r.Lease, &r.Caller, &r.Auth, &r.Alarm}
+}
+
+// DecodeMsgpack reads a request of any format: its fields in order. Fields an older format
+// did not have stay zero; fields a newer build appended are skipped. (msgpack's reflection
+// decoder would refuse both.)
+func (r *request) DecodeMsgpack(d *msgpack.Decoder) error {
+	n, err := d.DecodeArrayLen()
+	if err != nil {
+		return err
+	}
+	if n < 0 {
+		return errors.New("node: decode entry: request is nil")
+	}
+	*r = request{}
+	fields := r.fields()
+	for i := 0; i < n; i++ {
+		if i >= len(fields) {
+			if err := d.Skip(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := d.Decode(fields[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // leaseRequest is the body of the lease operations.
@@ -55,47 +91,24 @@ type leaseRequest struct {
 
 // Entry data layout (the payload of a normal raft entry), which lives in the log forever:
 //
-//	byte     format (entryFormat3)
+//	byte     format (entryFormat4)
 //	msgpack  array of requests; each request, and every storage type inside it, is a
 //	         msgpack array of its fields in declaration order (see the golden test)
 //
-// msgpack's reflection decoder refuses an array whose length differs from the struct's
-// field count, so any change to these types bumps the format byte, and decodeEntry keeps
-// decoding every older format. Format 1 had requests without the Lease field, format 2
-// without Caller and Auth.
+// Fields are only appended to request. Its decoder reads every format: format 1 had the
+// fields up to Compact, 2 added Lease, 3 Caller and Auth, 4 Alarm. The format byte still
+// changes with each addition, so that an older build refuses entries it would misread
+// with a clear message. The storage types inside never change; a change there needs a new
+// format with a decoder of its own.
 const (
 	entryFormat1 byte = 1
-	entryFormat2 byte = 2
-	entryFormat3 byte = 3
+	entryFormat4 byte = 4
 )
-
-// requestV1 is a request as format 1 encoded it.
-type requestV1 struct {
-	Member      uint64
-	Seq         uint64
-	Op          opCode
-	Put         *storage.PutRequest
-	DeleteRange *storage.DeleteRangeRequest
-	Txn         *storage.TxnRequest
-	Compact     int64
-}
-
-// requestV2 is a request as format 2 encoded it.
-type requestV2 struct {
-	Member      uint64
-	Seq         uint64
-	Op          opCode
-	Put         *storage.PutRequest
-	DeleteRange *storage.DeleteRangeRequest
-	Txn         *storage.TxnRequest
-	Compact     int64
-	Lease       *leaseRequest
-}
 
 // encodeEntry packs requests into one entry's data.
 func encodeEntry(reqs []*request) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteByte(entryFormat3)
+	buf.WriteByte(entryFormat4)
 	enc := msgpack.NewEncoder(&buf)
 	enc.UseArrayEncodedStructs(true)
 	enc.UseCompactInts(true)
@@ -110,39 +123,11 @@ func decodeEntry(data []byte) ([]*request, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	if data[0] < entryFormat1 || data[0] > entryFormat3 {
+	if data[0] < entryFormat1 || data[0] > entryFormat4 {
 		return nil, fmt.Errorf("node: entry format %d is unknown to this build", data[0])
 	}
 	if err := wire.CheckShape(data[1:]); err != nil {
 		return nil, fmt.Errorf("node: decode entry: %w", err)
-	}
-	if data[0] == entryFormat1 {
-		var old []*requestV1
-		if err := msgpack.Unmarshal(data[1:], &old); err != nil {
-			return nil, fmt.Errorf("node: decode entry: %w", err)
-		}
-		reqs := make([]*request, len(old))
-		for i, r := range old {
-			if r == nil {
-				return nil, fmt.Errorf("node: decode entry: request %d is nil", i)
-			}
-			reqs[i] = &request{Member: r.Member, Seq: r.Seq, Op: r.Op, Put: r.Put, DeleteRange: r.DeleteRange, Txn: r.Txn, Compact: r.Compact}
-		}
-		return reqs, nil
-	}
-	if data[0] == entryFormat2 {
-		var old []*requestV2
-		if err := msgpack.Unmarshal(data[1:], &old); err != nil {
-			return nil, fmt.Errorf("node: decode entry: %w", err)
-		}
-		reqs := make([]*request, len(old))
-		for i, r := range old {
-			if r == nil {
-				return nil, fmt.Errorf("node: decode entry: request %d is nil", i)
-			}
-			reqs[i] = &request{Member: r.Member, Seq: r.Seq, Op: r.Op, Put: r.Put, DeleteRange: r.DeleteRange, Txn: r.Txn, Compact: r.Compact, Lease: r.Lease}
-		}
-		return reqs, nil
 	}
 	var reqs []*request
 	if err := msgpack.Unmarshal(data[1:], &reqs); err != nil {

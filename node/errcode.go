@@ -32,6 +32,7 @@ var errCodes = []struct {
 	{ErrLearnerBehind, wire.CodeLearnerBehind},
 	{ErrUnhealthy, wire.CodeUnhealthy},
 	{ErrBadConfig, wire.CodeBadRequest},
+	{ErrNoSpace, wire.CodeNoSpace},
 	{ErrLeaseNotFound, wire.CodeLeaseNotFound},
 	{ErrLeaseExists, wire.CodeLeaseExists},
 	{ErrLeaseTTLTooLong, wire.CodeLeaseTTLTooLong},

@@ -23,6 +23,7 @@ var (
 	ErrLearnerBehind   = errors.New("node: learner is not caught up with the leader")
 	ErrUnhealthy       = errors.New("node: the change would leave the cluster without a working quorum")
 	ErrBadConfig       = errors.New("node: invalid configuration")
+	ErrNoSpace         = errors.New("node: database space exceeded")
 	ErrLeaseNotFound   = errors.New("node: requested lease not found")
 	ErrLeaseExists     = errors.New("node: lease already exists")
 	ErrLeaseTTLTooLong = errors.New("node: lease TTL is too long")

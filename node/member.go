@@ -43,6 +43,7 @@ type Member struct {
 	propC      chan *request
 	prioC      chan *request // lease renewals and expiries: ahead of propC
 	lessor     *lessor
+	alarms     alarms
 	readC      chan *readWaiter
 	readStateC chan raft.ReadState
 	applyC     chan toApply
@@ -171,6 +172,9 @@ func New(cfg Config) (*Member, error) {
 	if err := m.lessor.load(m.store); err != nil {
 		return fail(err)
 	}
+	if err := m.alarms.load(m.store); err != nil {
+		return fail(err)
+	}
 	if err := m.loadAuth(); err != nil {
 		return fail(err)
 	}
@@ -229,6 +233,10 @@ func New(cfg Config) (*Member, error) {
 	go m.proposeLoop()
 	go m.readLoop()
 	go m.leaseLoop()
+	if cfg.QuotaBackendBytes > 0 {
+		m.wg.Add(1)
+		go m.quotaLoop()
+	}
 	if len(cfg.ClientURLs) > 0 {
 		m.wg.Add(1)
 		go m.publishLoop()

@@ -210,10 +210,7 @@ func (s *Service) maintenance(ctx context.Context, c *clientConn, req *wire.Requ
 	}
 	switch body := req.Body.(type) {
 	case *wire.AlarmRequest:
-		if body.Action != wire.AlarmGet {
-			return nil, 0, wire.Errorf(wire.CodeUnimplemented, "raising and clearing alarms is not implemented by this member")
-		}
-		return &wire.AlarmResponse{}, 0, nil
+		return s.alarm(ctx, body)
 	case *wire.HashKVRequest:
 		h, err := m.store.HashKV(body.Revision)
 		if err != nil {
@@ -237,6 +234,11 @@ func (s *Service) maintenance(ctx context.Context, c *clientConn, req *wire.Requ
 			resp.Errors = append(resp.Errors, err.Error())
 		}
 		return resp, st.Revision, nil
+	case wire.OpDefragment:
+		if err := m.store.Defrag(); err != nil {
+			return nil, 0, err
+		}
+		return &wire.Empty{}, 0, nil
 	case wire.OpHash:
 		h, err := m.store.Hash()
 		if err != nil {
@@ -245,4 +247,40 @@ func (s *Service) maintenance(ctx context.Context, c *clientConn, req *wire.Requ
 		return &wire.HashResponse{Hash: h}, 0, nil
 	}
 	return nil, 0, wire.Errorf(wire.CodeUnimplemented, "%v is not implemented by this member", req.Op)
+}
+
+// alarm lists, raises or clears alarms.
+func (s *Service) alarm(ctx context.Context, req *wire.AlarmRequest) (any, int64, error) {
+	var list []Alarm
+	var err error
+	switch req.Action {
+	case wire.AlarmGet:
+		list, err = s.m.Alarms(ctx)
+		if err == nil && (req.MemberID != 0 || req.Alarm != wire.AlarmNone) {
+			kept := list[:0]
+			for _, a := range list {
+				if (req.MemberID == 0 || a.Member == req.MemberID) && (req.Alarm == wire.AlarmNone || a.Type == AlarmType(req.Alarm)) {
+					kept = append(kept, a)
+				}
+			}
+			list = kept
+		}
+	case wire.AlarmActivate:
+		if req.MemberID == 0 || req.Alarm == wire.AlarmNone {
+			return nil, 0, wire.Errorf(wire.CodeBadRequest, "alarm activate needs a member and an alarm type")
+		}
+		list, err = s.m.SetAlarm(ctx, true, req.MemberID, AlarmType(req.Alarm))
+	case wire.AlarmDeactivate:
+		list, err = s.m.SetAlarm(ctx, false, req.MemberID, AlarmType(req.Alarm))
+	default:
+		return nil, 0, wire.Errorf(wire.CodeBadRequest, "unknown alarm action %d", req.Action)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	resp := &wire.AlarmResponse{Alarms: make([]wire.AlarmMember, len(list))}
+	for i, a := range list {
+		resp.Alarms[i] = wire.AlarmMember{MemberID: a.Member, Alarm: wire.AlarmType(a.Type)}
+	}
+	return resp, 0, nil
 }

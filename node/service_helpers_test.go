@@ -37,13 +37,23 @@ func (s *served) endpoint() string { return "https://" + s.svc.Addr().String() }
 // serveSingle starts a one-member cluster and its client service.
 func serveSingle(t *testing.T, tweak func(*node.ServiceConfig)) *served {
 	t.Helper()
+	return serveSingleWith(t, nil, tweak)
+}
+
+// serveSingleWith is serveSingle with the member's config adjusted by tweakMember.
+func serveSingleWith(t *testing.T, tweakMember func(*node.Config), tweak func(*node.ServiceConfig)) *served {
+	t.Helper()
 	pki := certstest.New(t)
-	m, err := node.New(node.Config{
+	mcfg := node.Config{
 		ID: 1, Name: "one", DataDir: t.TempDir(),
 		InitialCluster: []node.MemberInfo{{ID: 1, Name: "one", PeerURLs: []string{"https://127.0.0.1:2380"}}},
 		Transport:      loneTransport{},
 		TickInterval:   10 * time.Millisecond,
-	})
+	}
+	if tweakMember != nil {
+		tweakMember(&mcfg)
+	}
+	m, err := node.New(mcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 		ClusterID:  node.ClusterIDFor(cfg.InitialClusterToken),
 		ClientURLs: advertise, Transport: transport,
 		TickInterval: cfg.tickInterval(), ElectionTicks: electionTicks, HeartbeatTicks: 1,
-		SnapshotCount: cfg.SnapshotCount,
+		SnapshotCount: cfg.SnapshotCount, QuotaBackendBytes: cfg.QuotaBackendBytes,
 		// The raft entry of a request carries a little more than the client's bytes.
 		MaxRequestBytes: cfg.MaxRequestBytes + 4096,
 		Logger:          log,
