@@ -43,6 +43,7 @@
 //	ca-next-key.pem
 //	ca-old.pem        the CA rotated out by the last FinishCARotation, kept for the record
 //	ca-old-key.pem
+//	join-tokens.json  join token records (0600; see Join tokens)
 //
 // A Reloader needs only <name>.pem, <name>-key.pem, ca-bundle.pem and crl.pem; the CA key
 // need not be on a member at all.
@@ -88,6 +89,21 @@
 // not will be refused. Revocation keeps working throughout: crl.pem holds the CRLs of
 // both CAs while both are trusted.
 //
+// # Join tokens
+//
+// A machine with nothing but a join token (etcq1.<id>.<secret>.<ca-pin>) enrolls through a
+// member that holds the CA key, kubeadm-style: JoinClientConfig pins the CA by the SHA-256
+// of its public key (CAPin) and refuses, inside the handshake and before anything is sent,
+// a member whose presented chain (Reloader.JoinServerConfig: leaf + CA, no client
+// certificate asked) does not chain to it; JoinToken.Proof proves the secret by an HMAC of
+// the session's exported keying material (JoinBinding), so the secret never crosses the
+// wire and a proof is good for one connection only; Dir.VerifyJoinProof checks it against
+// join-tokens.json; NewCSR makes the keys that never leave the joining machine, CA.SignCSR
+// signs them on the member, and Dir.SaveEnrollment checks and stores what came back.
+// Tokens are multi-use until they expire or are revoked; every token expires. The
+// format, the protocol's guarantees and what the records file holds are documented in
+// jointoken.go; the daemon's side is cmd/etcq's join.go and enroll.go.
+//
 // # Concurrency
 //
 // CA, Trust, Reloader and the tls.Configs it returns are safe for concurrent use. A Trust is
@@ -99,7 +115,8 @@
 // ErrNotYetValid, ErrUnknownCA (also a CRL with a bad signature), ErrMissingSAN,
 // ErrWrongUsage, ErrRevoked, ErrKeyMismatch, ErrUnreadable (and the fs error, e.g.
 // fs.ErrNotExist), ErrMalformed, ErrInsecureKeyFile, ErrNotCA, ErrRefused (signing policy),
-// ErrNoRotation. Over QUIC, a client refused by a server sees only a TLS alert; the server
+// ErrNoRotation, ErrJoinTokenInvalid, ErrJoinTokenExpired, ErrJoinTokenRevoked,
+// ErrPinMismatch. Over QUIC, a client refused by a server sees only a TLS alert; the server
 // logs the reason (slog, Warn).
 //
 // cfssl's own logger is set to errors only.

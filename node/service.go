@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,12 +21,20 @@ import (
 // ClientALPN is the ALPN protocol of client connections.
 const ClientALPN = "etcq-client/1"
 
+// JoinALPN is the ALPN protocol of enrollment connections (ServiceConfig.Enroll), the one
+// protocol served without a client certificate.
+const JoinALPN = "etcq-join/1"
+
+// maxEnrollConns bounds the enrollment connections served at once.
+const maxEnrollConns = 8
+
 // Error codes a Service closes connections and resets streams with.
 const (
 	closeShutdown   quic.ApplicationErrorCode = 0x100 // the member is shutting down
 	closeBadStream  quic.StreamErrorCode      = 0x101 // unknown stream kind or no kind in time
 	closeFrameLimit quic.StreamErrorCode      = 0x102 // a frame too large even to skip
 	closeStreamDone quic.StreamErrorCode      = 0x103 // the server is done with the stream
+	closeNotClient  quic.ApplicationErrorCode = 0x104 // not a client connection, or too many enrollments
 )
 
 // ServiceConfig configures a member's client service.
@@ -53,6 +62,15 @@ type ServiceConfig struct {
 	// StreamKindTimeout bounds the wait for the first byte of a new stream (default 10 s).
 	StreamKindTimeout time.Duration
 	Logger            *slog.Logger
+
+	// Enroll, if set, serves enrollment of new members: connections that offer JoinALPN
+	// get EnrollTLS (which must present the member's certificate; no client certificate is
+	// asked for), can negotiate nothing but JoinALPN, and are handed to Enroll, never to
+	// the client protocol. Every other connection keeps mandatory mutual TLS. Enroll owns
+	// the connection until it returns (the service then closes it) and must return once
+	// ctx is done. At most 8 enrollment connections are served at once; more are closed.
+	Enroll    func(ctx context.Context, conn *quic.Conn)
+	EnrollTLS *tls.Config
 }
 
 func (c *ServiceConfig) setDefaults() {
@@ -103,6 +121,8 @@ type Service struct {
 	mu    sync.Mutex
 	open  map[*clientConn]struct{}
 	stats serviceStats
+
+	enrollSlots chan struct{} // one per enrollment connection being served
 }
 
 // serviceStats counts what a Service has seen, for metrics and tests.
@@ -118,6 +138,9 @@ func NewService(m *Member, cfg ServiceConfig) (*Service, error) {
 	}
 	tlsConf, err := serverTLS(cfg.TLS, ClientALPN)
 	if err != nil {
+		return nil, err
+	}
+	if tlsConf, err = withEnrollment(tlsConf, &cfg); err != nil {
 		return nil, err
 	}
 	conn := cfg.Conn
@@ -148,7 +171,8 @@ func NewService(m *Member, cfg ServiceConfig) (*Service, error) {
 	s := &Service{
 		m: m, cfg: cfg, log: cfg.Logger.With("member", fmt.Sprintf("%x", m.ID())),
 		tr: tr, ln: ln, udp: own, ctx: ctx, cancel: cancel,
-		open: make(map[*clientConn]struct{}),
+		open:        make(map[*clientConn]struct{}),
+		enrollSlots: make(chan struct{}, maxEnrollConns),
 	}
 	s.acceptWG.Add(1)
 	go s.accept()
@@ -182,6 +206,38 @@ func serverTLS(base *tls.Config, proto string) (*tls.Config, error) {
 	return c, nil
 }
 
+// withEnrollment makes a client config that hands connections offering JoinALPN the
+// enrollment config instead (cfg.Enroll set); otherwise it returns client unchanged. The
+// enrollment config lists JoinALPN alone, so a connection that gets it can negotiate
+// nothing else.
+func withEnrollment(client *tls.Config, cfg *ServiceConfig) (*tls.Config, error) {
+	if cfg.Enroll == nil {
+		return client, nil
+	}
+	e := cfg.EnrollTLS
+	if e == nil || len(e.Certificates) == 0 && e.GetCertificate == nil {
+		return nil, fmt.Errorf("%w: enrollment needs a TLS configuration with the member's certificate", ErrBadConfig)
+	}
+	enroll := e.Clone()
+	enroll.NextProtos = []string{JoinALPN}
+	enroll.MinVersion = tls.VersionTLS13
+	enroll.ClientAuth = tls.NoClientCert
+	enroll.SessionTicketsDisabled = true
+	enroll.GetConfigForClient = nil
+	c := client.Clone()
+	next := client.GetConfigForClient
+	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if slices.Contains(hello.SupportedProtos, JoinALPN) {
+			return enroll, nil
+		}
+		if next != nil {
+			return next(hello)
+		}
+		return nil, nil // c itself: mutual TLS
+	}
+	return c, nil
+}
+
 // verifiesClients reports whether c demands a client certificate and verifies it: by
 // crypto/tls against ClientCAs, or by its own VerifyConnection (a hot-reloading CA bundle).
 func verifiesClients(c *tls.Config) bool {
@@ -198,6 +254,15 @@ func (s *Service) accept() {
 		conn, err := s.ln.Accept(s.ctx)
 		if err != nil {
 			return
+		}
+		// Only a mutually authenticated etcq-client/1 connection reaches the client protocol.
+		if cs := conn.ConnectionState().TLS; cs.NegotiatedProtocol != ClientALPN || len(cs.PeerCertificates) == 0 {
+			if cs.NegotiatedProtocol == JoinALPN && s.cfg.Enroll != nil {
+				s.enroll(conn)
+				continue
+			}
+			_ = conn.CloseWithError(closeNotClient, "not a client connection")
+			continue
 		}
 		c := newClientConn(s, conn)
 		s.mu.Lock()
@@ -218,6 +283,32 @@ func (s *Service) accept() {
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// enroll hands an enrollment connection to cfg.Enroll, unless too many are being served
+// or the service is draining.
+func (s *Service) enroll(conn *quic.Conn) {
+	select {
+	case s.enrollSlots <- struct{}{}:
+	default:
+		_ = conn.CloseWithError(closeNotClient, "too many enrollments at once")
+		return
+	}
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		<-s.enrollSlots
+		_ = conn.CloseWithError(closeShutdown, "member is shutting down")
+		return
+	}
+	s.conns.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.conns.Done()
+		defer func() { <-s.enrollSlots }()
+		s.cfg.Enroll(s.ctx, conn)
+		_ = conn.CloseWithError(0, "")
+	}()
 }
 
 // begin registers a request in flight, unless the service is draining.

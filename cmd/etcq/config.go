@@ -34,6 +34,8 @@ type config struct {
 	PeerTrustedCAFile        string `yaml:"peer-trusted-ca-file"`
 	AutoTLS                  bool   `yaml:"auto-tls"`
 	PKIDir                   string `yaml:"pki-dir"`
+	Join                     string `yaml:"join"`       // client URL of a member to enroll through (join*.go)
+	JoinToken                string `yaml:"join-token"` // etcq1.<id>.<secret>.<ca-pin>
 	QuotaBackendBytes        int64  `yaml:"quota-backend-bytes"`
 	SnapshotCount            uint64 `yaml:"snapshot-count"`
 	HeartbeatInterval        uint   `yaml:"heartbeat-interval"` // milliseconds
@@ -91,6 +93,8 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.PeerTrustedCAFile, "peer-trusted-ca-file", c.PeerTrustedCAFile, "CA bundle that peer certificates must chain to")
 	fs.BoolVar(&c.AutoTLS, "auto-tls", c.AutoTLS, "generate a CA (or use the one in --pki-dir) and this member's certificates")
 	fs.StringVar(&c.PKIDir, "pki-dir", c.PKIDir, "with --auto-tls: the PKI directory, shared by the members of a local cluster (default ${data-dir}/pki)")
+	fs.StringVar(&c.Join, "join", c.Join, "enroll through the member at this client URL (https://host:port) and join its cluster: certificates and the member list come from it (needs --join-token)")
+	fs.StringVar(&c.JoinToken, "join-token", c.JoinToken, "with --join: the join token a member printed (or etcqctl certs token create made)")
 	fs.Int64Var(&c.QuotaBackendBytes, "quota-backend-bytes", c.QuotaBackendBytes, "raise a NOSPACE alarm when the store file grows past this size")
 	fs.Uint64Var(&c.SnapshotCount, "snapshot-count", c.SnapshotCount, "applied entries between raft snapshots")
 	fs.UintVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "time (in milliseconds) of a heartbeat interval")

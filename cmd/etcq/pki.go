@@ -20,6 +20,10 @@ type tlsSetup struct {
 	client, peer *certs.Reloader
 	// clientFiles are the files an etcqctl of this member's PKI would use (auto-TLS).
 	clientFiles *certs.Files
+	// caDir is the auto-TLS PKI directory holding the CA key: this member serves
+	// enrollment (enroll.go). freshCA: this process created the CA.
+	caDir   certs.Dir
+	freshCA bool
 }
 
 // loadTLS builds the TLS material from the certificate flags, or, with --auto-tls, from a
@@ -85,11 +89,13 @@ func autoTLS(c *config, log *slog.Logger) (*tlsSetup, error) {
 	defer unlock()
 	d := certs.Dir(dir)
 	ca, err := d.LoadCA()
+	freshCA := false
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, certs.ErrUnreadable) && !exists(d.Path(certs.CACertFile)) {
 		log.Info("auto-tls: creating a new certificate authority", "dir", dir)
 		if _, ca, err = certs.InitDir(dir, certs.CAOptions{CommonName: "etcq CA"}); err != nil {
 			return nil, fmt.Errorf("auto-tls: %w", err)
 		}
+		freshCA = true
 	} else if err != nil {
 		return nil, fmt.Errorf("auto-tls: %w", err)
 	}
@@ -125,7 +131,7 @@ func autoTLS(c *config, log *slog.Logger) (*tlsSetup, error) {
 		return nil, err
 	}
 	root := d.Files("root")
-	return &tlsSetup{client: client, peer: peer, clientFiles: &root}, nil
+	return &tlsSetup{client: client, peer: peer, clientFiles: &root, caDir: d, freshCA: freshCA}, nil
 }
 
 func exists(path string) bool {

@@ -52,39 +52,15 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.InitialCluster == "" {
-		var parts []string
-		for _, u := range peerURLs {
-			parts = append(parts, cfg.Name+"="+u)
-		}
-		cfg.InitialCluster = strings.Join(parts, ",")
-	}
-	cluster, err := parseInitialCluster(cfg.InitialCluster)
-	if err != nil {
-		return nil, err
-	}
+	// A member that joins by enrollment learns the members from the cluster (join.go).
+	joining := wantsJoin(&cfg)
 	var initial []node.MemberInfo
 	var self *node.MemberInfo
-	for _, cm := range cluster {
-		mi := node.MemberInfo{ID: node.MemberIDFor(cm.name, cm.urls, cfg.InitialClusterToken), Name: cm.name, PeerURLs: cm.urls}
-		initial = append(initial, mi)
-		if cm.name == cfg.Name {
-			self = &initial[len(initial)-1]
-		}
-	}
-	if self == nil {
-		return nil, fmt.Errorf("%w: --initial-cluster has no entry for --name %q", errUsage, cfg.Name)
-	}
-	if !sameURLs(self.PeerURLs, peerURLs) {
-		return nil, fmt.Errorf("%w: --initial-cluster gives %s the peer URLs %v, but --initial-advertise-peer-urls says %v", errUsage, cfg.Name, self.PeerURLs, peerURLs)
-	}
 	var join bool
-	switch cfg.InitialClusterState {
-	case "new":
-	case "existing":
-		join = true
-	default:
-		return nil, fmt.Errorf("%w: --initial-cluster-state %q: use new or existing", errUsage, cfg.InitialClusterState)
+	if !joining {
+		if initial, self, join, err = initialCluster(&cfg, peerURLs); err != nil {
+			return nil, err
+		}
 	}
 	electionTicks, err := cfg.electionTicks()
 	if err != nil {
@@ -93,7 +69,19 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	tlsSetup, err := loadTLS(&cfg, log)
+	clusterID := node.ClusterIDFor(cfg.InitialClusterToken)
+	var joined *joinState
+	var tlsSetup *tlsSetup
+	if joining {
+		if joined, err = joinCluster(&cfg, peerURLs, advertise, log); err != nil {
+			return nil, err
+		}
+		initial, self = joined.initial()
+		join, clusterID, cfg.InitialClusterToken = true, joined.ClusterID, joined.ClusterToken
+		tlsSetup, err = joinedTLS(&cfg, joined, log)
+	} else {
+		tlsSetup, err = loadTLS(&cfg, log)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +100,7 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 	member, err := node.New(node.Config{
 		ID: self.ID, Name: cfg.Name, DataDir: cfg.DataDir,
 		InitialCluster: initial, ClusterToken: cfg.InitialClusterToken, Join: join,
-		ClusterID:  node.ClusterIDFor(cfg.InitialClusterToken),
+		ClusterID:  clusterID,
 		ClientURLs: advertise, Transport: transport,
 		TickInterval: cfg.tickInterval(), ElectionTicks: electionTicks, HeartbeatTicks: 1,
 		SnapshotCount: cfg.SnapshotCount, QuotaBackendBytes: cfg.QuotaBackendBytes,
@@ -130,11 +118,13 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 		return nil, err
 	}
 	s := &server{log: log, member: member, transport: transport}
+	enroll, enrollTLS := enrollHook(tlsSetup, member, cfg.InitialClusterToken, log)
 	for _, u := range listenClients {
 		svc, err := node.NewService(member, node.ServiceConfig{
 			Addr: hostPort(u), TLS: tlsSetup.serverTLSConfig(),
 			Limits: wire.Limits{MaxRequestBytes: cfg.MaxRequestBytes, MaxTxnOps: cfg.MaxTxnOps},
 			Logger: log,
+			Enroll: enroll, EnrollTLS: enrollTLS,
 		})
 		if err != nil {
 			s.stop()
@@ -154,7 +144,48 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 		fmt.Fprintf(stdout, "etcq %s is up. Talk to it with:\n  export ETCQCTL_ENDPOINTS=%s ETCQCTL_CACERT=%s ETCQCTL_CERT=%s ETCQCTL_KEY=%s\n",
 			cfg.Name, strings.Join(advertise, ","), abs(f.CABundle), abs(f.Cert), abs(f.Key))
 	}
+	if err := announceJoin(stdout, &cfg, advertise, tlsSetup, joined); err != nil {
+		log.Error("cannot make a join token", "err", err)
+	}
 	return s, nil
+}
+
+// initialCluster reads the members of a new cluster, or of the cluster a member added by
+// hand joins (--initial-cluster-state existing), from --initial-cluster.
+func initialCluster(cfg *config, peerURLs []string) (initial []node.MemberInfo, self *node.MemberInfo, join bool, err error) {
+	if cfg.InitialCluster == "" {
+		var parts []string
+		for _, u := range peerURLs {
+			parts = append(parts, cfg.Name+"="+u)
+		}
+		cfg.InitialCluster = strings.Join(parts, ",")
+	}
+	cluster, err := parseInitialCluster(cfg.InitialCluster)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	for _, cm := range cluster {
+		initial = append(initial, node.MemberInfo{ID: node.MemberIDFor(cm.name, cm.urls, cfg.InitialClusterToken), Name: cm.name, PeerURLs: cm.urls})
+	}
+	for i, cm := range cluster {
+		if cm.name == cfg.Name {
+			self = &initial[i]
+		}
+	}
+	if self == nil {
+		return nil, nil, false, fmt.Errorf("%w: --initial-cluster has no entry for --name %q", errUsage, cfg.Name)
+	}
+	if !sameURLs(self.PeerURLs, peerURLs) {
+		return nil, nil, false, fmt.Errorf("%w: --initial-cluster gives %s the peer URLs %v, but --initial-advertise-peer-urls says %v", errUsage, cfg.Name, self.PeerURLs, peerURLs)
+	}
+	switch cfg.InitialClusterState {
+	case "new":
+	case "existing":
+		join = true
+	default:
+		return nil, nil, false, fmt.Errorf("%w: --initial-cluster-state %q: use new or existing", errUsage, cfg.InitialClusterState)
+	}
+	return initial, self, join, nil
 }
 
 // stop drains the client services, stops the member (which hands leadership over if it

@@ -39,6 +39,7 @@ CA rotation, with no restart and no failed request:
 		a.certsInspectCommand(),
 		a.certsRevokeCommand(&dir),
 		a.certsRotateCommand(&dir),
+		a.certsTokenCommand(&dir), // certs_token.go
 	)
 	return cmd
 }
