@@ -110,8 +110,6 @@ func TestEntryFormat3BeforeAlarms(t *testing.T) {
 	}
 }
 
-
-
 // TestEntryFormat2BeforeAuth decodes entries written before requests had a caller and an
 // auth body (the golden bytes of format 2).
 func TestEntryFormat2BeforeAuth(t *testing.T) {

@@ -25,6 +25,7 @@ type server struct {
 	member    *node.Member
 	transport *quicpeer.Transport
 	services  []*node.Service
+	gateways  []*node.Gateway
 	stopAux   context.CancelFunc
 }
 
@@ -132,6 +133,16 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 		}
 		s.services = append(s.services, svc)
 	}
+	// The HTTP/JSON gateway (node/gateway.go): HTTPS on TCP at each client URL's address,
+	// beside the QUIC service on UDP, with the service's mutual TLS.
+	for _, svc := range s.services {
+		gw, err := node.NewGateway(svc, node.GatewayConfig{Logger: log})
+		if err != nil {
+			s.stop()
+			return nil, explainListen("--listen-client-urls "+svc.Addr().String()+" (HTTPS gateway on TCP)", err)
+		}
+		s.gateways = append(s.gateways, gw)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopAux = cancel
 	if err := startCompactor(ctx, member, cfg.AutoCompactionMode, cfg.AutoCompactionRetention, log); err != nil {
@@ -196,6 +207,11 @@ func (s *server) stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	for _, gw := range s.gateways {
+		if err := gw.Shutdown(ctx); err != nil {
+			s.log.Warn("gateway shutdown", "err", err)
+		}
+	}
 	for _, svc := range s.services {
 		if err := svc.Shutdown(ctx); err != nil {
 			s.log.Warn("client service shutdown", "err", err)
