@@ -243,7 +243,12 @@ func (m *Member) PromoteMember(ctx context.Context, id uint64) ([]MemberInfo, er
 	if !mi.IsLearner {
 		return nil, fmt.Errorf("%w: %x", ErrNotLearner, id)
 	}
-	if m.IsLeader() && !m.caughtUp(id) {
+	// Only the leader knows how far the learner has got: a follower would promote a
+	// learner that never started, weakening the quorum.
+	if !m.IsLeader() {
+		return nil, fmt.Errorf("%w: promote learner %x through the leader (%x), which knows whether it has caught up", ErrNotLeader, id, m.Leader())
+	}
+	if !m.caughtUp(id) {
 		return nil, fmt.Errorf("%w: %x", ErrLearnerBehind, id)
 	}
 	return m.proposeConfChange(ctx, raftpb.ConfChangeType_ConfChangeAddNode, mi)

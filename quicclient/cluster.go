@@ -2,6 +2,7 @@ package quicclient
 
 import (
 	"context"
+	"fmt"
 
 	"etcq.dev/etcq/wire"
 )
@@ -55,8 +56,39 @@ func (c *Client) MemberUpdate(ctx context.Context, id uint64, peerURLs []string)
 }
 
 // MemberPromote makes a learner a voting member.
+// It is sent to the leader, the only member that knows whether the learner has caught up.
 func (c *Client) MemberPromote(ctx context.Context, id uint64) (*MemberListResponse, error) {
-	return c.members(ctx, wire.OpMemberPromote, &wire.MemberPromoteRequest{ID: id}, mutating)
+	resp, err := c.onLeader(ctx, wire.OpMemberPromote, &wire.MemberPromoteRequest{ID: id})
+	if err != nil {
+		return nil, err
+	}
+	return &MemberListResponse{Header: resp.Header, Members: resp.Body.(*wire.MemberListResponse).Members}, nil
+}
+
+// onLeader sends a request to the current leader, found through the active member's status
+// and the member list (the leader's client URL).
+func (c *Client) onLeader(ctx context.Context, op wire.Op, body any) (*wire.Response, error) {
+	cn, err := c.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.statusOn(ctx, cn)
+	if err != nil {
+		return nil, err
+	}
+	if st.Leader == 0 {
+		return nil, fmt.Errorf("%w: %s knows no leader", wire.ErrNoLeader, cn.endpoint)
+	}
+	list, err := c.MemberList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range list.Members {
+		if m.ID == st.Leader && len(m.ClientURLs) > 0 {
+			return c.doOn(ctx, m.ClientURLs[0], op, body)
+		}
+	}
+	return nil, fmt.Errorf("%w: the leader %x has published no client URL", wire.ErrUnavailable, st.Leader)
 }
 
 func (c *Client) members(ctx context.Context, op wire.Op, body any, s safety) (*MemberListResponse, error) {
