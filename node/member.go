@@ -40,15 +40,17 @@ type Member struct {
 	seq     atomic.Uint64
 	readSeq atomic.Uint64
 
-	propC      chan *request
-	prioC      chan *request // lease renewals and expiries: ahead of propC
-	lessor     *lessor
-	alarms     alarms
-	readC      chan *readWaiter
-	readStateC chan raft.ReadState
-	applyC     chan toApply
-	snapC      chan snapRequest
-	applied    *appliedWaiter
+	propC  chan *request
+	prioC  chan *request // lease renewals and expiries: ahead of propC
+	lessor *lessor
+	// proposalsFailed counts proposals consensus failed (metrics).
+	proposalsFailed atomic.Int64
+	alarms          alarms
+	readC           chan *readWaiter
+	readStateC      chan raft.ReadState
+	applyC          chan toApply
+	snapC           chan snapRequest
+	applied         *appliedWaiter
 
 	// auth is the replicated auth state (auth.go); bcryptSem bounds the password hashes
 	// and checks under way, which hash at bcryptCost; tokens live tokenTTL.

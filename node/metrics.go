@@ -21,7 +21,9 @@ import (
 //	etcd_mvcc_db_total_size_in_bytes, etcd_mvcc_db_total_size_in_use_in_bytes
 //	etcd_debugging_mvcc_current_revision, etcd_debugging_mvcc_compact_revision
 //	etcd_server_proposals_committed_total, _applied_total (gauges, as etcd's: the raft
-//	    commit and applied indexes), etcd_server_proposals_pending
+//	    commit and applied indexes), etcd_server_proposals_pending,
+//	    etcd_server_proposals_failed_total (timeouts, drops, leader changes, no leader)
+//	etcd_disk_backend_commit_duration_seconds (the store's commits, etcd's buckets)
 //	etcd_server_leader_changes_seen_total, etcd_server_has_leader, etcd_server_is_leader,
 //	    etcd_server_is_learner
 //	etcd_debugging_mvcc_watcher_total (also as etcd_mvcc_watcher_total),
@@ -186,6 +188,18 @@ func memberMetrics(m *Member) []metricFamily {
 	gauge("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.", float64(m.CommittedIndex()))
 	gauge("etcd_server_proposals_applied_total", "The total number of consensus proposals applied.", float64(m.AppliedIndex()))
 	gauge("etcd_server_proposals_pending", "The current number of pending proposals to commit.", float64(m.wait.pending()))
+	counter("etcd_server_proposals_failed_total", "The total number of failed proposals seen.", float64(m.proposalsFailed.Load()))
+	bounds, cumulative, count, sum := m.store.CommitDurations()
+	commits := metricFamily{name: "etcd_disk_backend_commit_duration_seconds", typ: "histogram",
+		help: "The latency distributions of commit called by backend."}
+	for i, b := range bounds {
+		commits.samples = append(commits.samples, metricSample{suffix: "_bucket", labels: [][2]string{{"le", formatFloat(b)}}, value: float64(cumulative[i])})
+	}
+	commits.samples = append(commits.samples,
+		metricSample{suffix: "_bucket", labels: [][2]string{{"le", "+Inf"}}, value: float64(count)},
+		metricSample{suffix: "_sum", value: sum},
+		metricSample{suffix: "_count", value: float64(count)})
+	fams = append(fams, commits)
 	counter("etcd_server_leader_changes_seen_total", "The number of leader changes seen.", float64(st.leaderChanges.Load()))
 	gauge("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.", b2f(m.Leader() != 0))
 	gauge("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.", b2f(m.IsLeader()))

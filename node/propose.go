@@ -23,6 +23,25 @@ func (m *Member) submitPriority(ctx context.Context, req *request) (any, error) 
 }
 
 func (m *Member) submitTo(ctx context.Context, req *request, queue chan *request) (any, error) {
+	resp, err := m.submitQueued(ctx, req, queue)
+	if err != nil && proposalFailure(err) {
+		m.proposalsFailed.Add(1)
+	}
+	return resp, err
+}
+
+// proposalFailure reports whether err means consensus failed a proposal (as etcd counts
+// etcd_server_proposals_failed_total), rather than the store refusing the request.
+func proposalFailure(err error) bool {
+	for _, e := range []error{ErrTimeout, ErrLeaderChanged, ErrDropped, ErrNoLeader, ErrStoppedOutcome, ErrSnapshotApplied, ErrTooManyRequests} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Member) submitQueued(ctx context.Context, req *request, queue chan *request) (any, error) {
 	if m.stopped() {
 		return nil, ErrStopped
 	}

@@ -59,10 +59,11 @@ type Store struct {
 	path string
 	log  *slog.Logger
 
-	be     *backend
-	idx    *index
-	leases *leaseIndex
-	hub    *watchHub
+	be         *backend
+	idx        *index
+	leases     *leaseIndex
+	commitHist commitHistogram
+	hub        *watchHub
 
 	// swapMu is held for reading by every operation that touches the backend or the
 	// index (reads, write sessions, commits, compaction steps, catch-up reads), and for
@@ -256,7 +257,10 @@ func (s *Store) commit() error {
 	if b == nil {
 		return s.Err()
 	}
-	if err := s.be.write(b); err != nil {
+	start := time.Now()
+	err := s.be.write(b)
+	s.commitHist.observe(time.Since(start))
+	if err != nil {
 		s.commitErr.Store(&err)
 		s.log.Error("commit failed; writes kept in memory for retry", "err", err)
 		return err
