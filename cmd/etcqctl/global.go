@@ -87,8 +87,12 @@ func (a *app) setup(cmd *cobra.Command) error {
 	}
 	if a.g.debug {
 		fs.VisitAll(func(f *pflag.Flag) {
-			fmt.Fprintf(a.stderr, "%s=%v\n", envName(f.Name), f.Value)
+			fmt.Fprintf(a.stderr, "%s=%v\n", envName(f.Name), redacted(f))
 		})
+	}
+	if (a.g.user != "" || a.g.password != "") && topCommand(cmd).Name() == "bench" {
+		// bench makes its own clients, which cannot authenticate.
+		return failf(exitBadFeature, "bench does not support --user and --password: its clients run as the CN of the client certificate (--cert)")
 	}
 	p, err := newPrinter(a.g.writeOut, a.g.hex, a.stdout, a.stderr)
 	if err != nil {
@@ -96,6 +100,30 @@ func (a *app) setup(cmd *cobra.Command) error {
 	}
 	a.display = p
 	return nil
+}
+
+// topCommand is the command under the root that cmd is or belongs to.
+func topCommand(cmd *cobra.Command) *cobra.Command {
+	for cmd.HasParent() && cmd.Parent().HasParent() {
+		cmd = cmd.Parent()
+	}
+	return cmd
+}
+
+// redacted is the value of a global flag as --debug shows it: passwords hidden.
+func redacted(f *pflag.Flag) string {
+	v := f.Value.String()
+	switch f.Name {
+	case "password":
+		if v != "" {
+			v = "<redacted>"
+		}
+	case "user":
+		if name, _, ok := strings.Cut(v, ":"); ok {
+			v = name + ":<redacted>"
+		}
+	}
+	return v
 }
 
 // applyEnv sets each global flag not given on the command line from its ETCQCTL_*
@@ -210,8 +238,8 @@ func (a *app) checkGlobal() error {
 			return failf(exitBadArgs, "empty string is passed to --%s option", f.name)
 		}
 	}
-	if g.user != "" || g.password != "" {
-		return failf(exitBadFeature, "auth is not supported yet: etcq's user/password authentication has not landed; members identify clients by their certificate (--cert, --key)")
+	if g.password != "" && g.user == "" {
+		return failf(exitBadArgs, "--password needs --user: the name of the user whose password it is")
 	}
 	if g.discoverySrv != "" {
 		return failf(exitBadFeature, "DNS discovery (--discovery-srv) is not supported by etcqctl; give --endpoints")
@@ -253,6 +281,9 @@ func (a *app) client(endpoints ...string) (*quicclient.Client, error) {
 	if err != nil {
 		return nil, fail(exitBadArgs, err)
 	}
+	if err := a.loadCredentials(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.g.dialTimeout*time.Duration(len(endpoints)+1))
 	defer cancel()
 	c, err := quicclient.New(ctx, quicclient.Config{
@@ -263,6 +294,10 @@ func (a *app) client(endpoints ...string) (*quicclient.Client, error) {
 	})
 	if err != nil {
 		return nil, fail(exitBadConnection, err)
+	}
+	if err := a.login(c); err != nil {
+		c.Close()
+		return nil, err
 	}
 	return c, nil
 }

@@ -4,8 +4,8 @@
 // with mutual TLS (--cacert, --cert, --key) through package quicclient.
 //
 // Where etcq differs from etcd the command says so: http:// endpoints are refused (etcq
-// speaks only mutual TLS), -w protobuf is refused (etcq speaks msgpack), and auth
-// (--user, --password, auth/user/role) fails clearly until etcq's auth lands.
+// speaks only mutual TLS) and -w protobuf is refused (etcq speaks msgpack). A command runs
+// as the CN of the client certificate, or as the user --user names (auth.go).
 //
 // Layout: run (run.go) builds a fresh command tree per call, so tests drive the CLI
 // in-process; each command group lives in its own file (kv.go, txn.go, watch.go, ...);

@@ -72,6 +72,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // elect, lease keep-alive) as SIGINT stops etcdctl, and an environment.
 func runContext(ctx context.Context, e env, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{ctx: ctx, env: e, stdin: stdin, stdout: stdout, stderr: stderr}
+	defer a.endSession()
 	root := a.rootCommand()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -102,6 +103,7 @@ type app struct {
 	g         globalFlags
 	rootFlags *pflag.FlagSet // the global flags, once parsed
 	display   printer
+	session   authSession // who the clients act as (--user)
 }
 
 func (a *app) rootCommand() *cobra.Command {
