@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -213,8 +214,15 @@ func memberMetrics(m *Member) []metricFamily {
 
 	var conns, open, qstreams, requests, refused int64
 	var gconns, gopen, greq, gfailed, gstreams int64
+	var certExpiry float64
 	st.mu.Lock()
 	for s := range st.services {
+		if s.cfg.CertExpiry != nil {
+			left := time.Until(s.cfg.CertExpiry()).Seconds()
+			if certExpiry == 0 || left < certExpiry {
+				certExpiry = left
+			}
+		}
 		conns += s.stats.conns.Load()
 		qstreams += s.stats.streams.Load()
 		requests += s.stats.requests.Load()
@@ -231,6 +239,9 @@ func memberMetrics(m *Member) []metricFamily {
 		gstreams += g.stats.openStreams.Load()
 	}
 	st.mu.Unlock()
+	if certExpiry != 0 {
+		gauge("etcq_server_certificate_expiry_seconds", "Seconds until the client-port certificate expires (a warning is logged within 30 days).", certExpiry)
+	}
 	counter("etcq_client_quic_connections_total", "QUIC client connections accepted.", float64(conns))
 	gauge("etcq_client_quic_connections", "QUIC client connections open.", float64(open))
 	counter("etcq_client_quic_streams_total", "QUIC streams opened by clients.", float64(qstreams))

@@ -61,7 +61,10 @@ type ServiceConfig struct {
 	ProgressInterval time.Duration
 	// StreamKindTimeout bounds the wait for the first byte of a new stream (default 10 s).
 	StreamKindTimeout time.Duration
-	Logger            *slog.Logger
+	// CertExpiry, if set, reports when the service's certificate expires (for the
+	// etcq_server_certificate_expiry_seconds metric; certs.Reloader.Expiry).
+	CertExpiry func() time.Time
+	Logger     *slog.Logger
 
 	// Enroll, if set, serves enrollment of new members: connections that offer JoinALPN
 	// get EnrollTLS (which must present the member's certificate; no client certificate is

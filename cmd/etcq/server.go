@@ -122,7 +122,7 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 	enroll, enrollTLS := enrollHook(tlsSetup, member, cfg.InitialClusterToken, log)
 	for _, u := range listenClients {
 		svc, err := node.NewService(member, node.ServiceConfig{
-			Addr: hostPort(u), TLS: tlsSetup.serverTLSConfig(),
+			Addr: hostPort(u), TLS: tlsSetup.serverTLSConfig(), CertExpiry: tlsSetup.client.Expiry,
 			Limits: wire.Limits{MaxRequestBytes: cfg.MaxRequestBytes, MaxTxnOps: cfg.MaxTxnOps},
 			Logger: log,
 			Enroll: enroll, EnrollTLS: enrollTLS,
