@@ -18,6 +18,8 @@ MAKEFLAGS += --no-builtin-rules --no-print-directory
 ##               quicpeer, quicclient that exist)
 ##   ARGS        extra flags for the daemon (run) or every member (cluster)
 ##   RUN_DIR     where run and cluster keep data and the generated PKI (default .run)
+##   BENCH_SCALE bench-compare: multiplies the anchors' request totals (default 0.5; 1 = theirs)
+##   SCENARIOS   bench-compare: the anchors' shapes to run (default a b c d e f)
 GO        ?= go
 PKGS      ?= ./...
 BENCH     ?= .
@@ -25,6 +27,8 @@ BENCHTIME ?= 1s
 FUZZTIME  ?= 30s
 ARGS      ?=
 RUN_DIR   ?= .run
+BENCH_SCALE ?= 0.5
+SCENARIOS ?= a b c d e f
 
 # The core packages, where concurrency lives. Only the directories present are handed to
 # `go list` (a missing one would make it fail); -e keeps a package that does not compile in
@@ -32,13 +36,13 @@ RUN_DIR   ?= .run
 RACE_DIRS := storage node quicpeer quicclient
 RACE_PKGS ?= $(shell $(GO) list -e $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/.),./$(d)/...)) 2>/dev/null)
 
-.PHONY: help build test test-short bench fuzz lint fmt-check fmt clean run cluster
+.PHONY: help build test test-short bench bench-compare fuzz lint fmt-check fmt clean run cluster
 
 ##
 ## Targets:
 help: ## print this help
 	@awk 'BEGIN { FS = ":.*## " } \
-	     /^[a-zA-Z0-9_-]+:.*## / { printf "  %-11s %s\n", $$1, $$2; next } \
+	     /^[a-zA-Z0-9_-]+:.*## / { printf "  %-13s %s\n", $$1, $$2; next } \
 	     /^##( |$$)/ { print substr($$0, 4) }' $(MAKEFILE_LIST)
 
 build: ## compile: the binaries into bin/ once cmd/ has them, every package until then
@@ -63,6 +67,9 @@ test-short: ## quick tests only (-short), no lint or race
 
 bench: ## benchmarks in PKGS matching BENCH, for BENCHTIME each, with allocations
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem $(PKGS)
+
+bench-compare: build ## etcq and etcd 3.4 side by side on the anchors' shapes, one table (a few minutes)
+	BENCH_SCALE=$(BENCH_SCALE) ./scripts/bench-compare.sh $(SCENARIOS)
 
 fuzz: ## run every Fuzz target in PKGS for FUZZTIME each, one after the other
 	@n=0; \

@@ -293,6 +293,7 @@ func TestAuthBadArguments(t *testing.T) {
 		bad("", []string{"--user=root:", "get", "k"}, `Error: empty password for user "root"`),
 		bad("", []string{"--user=:pw", "get", "k"}, "Error: empty user name in --user\n"),
 		bad("", []string{"--user=root", "get", "k"}, "Error: failed to read password from stdin: EOF\n"),
+		step{args: []string{"--user=root:pw", "bench", "put"}, code: exitBadFeature, errSub: "bench does not support --user"},
 	)
 	// Nothing of the above reached the cluster.
 	if out := f.ctl("user", "list").must(t); out != "" {

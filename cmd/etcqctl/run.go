@@ -138,6 +138,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.lockCommand(),
 		a.electCommand(),
 		a.checkCommand(),
+		a.benchCommand(),
 		a.versionCommand(),
 		a.certsCommand(),
 	)
