@@ -63,14 +63,17 @@ func (r *Report) WritePNG(w io.Writer, width, height int) error {
 	}
 	rate = series{name: unit, col: colRate}
 	for _, s := range r.Timeline {
-		// A second's point sits in its middle; the last, partial second is scaled to a
-		// rate over the part of it the run covered.
+		// A second's point sits in its middle. The last, partial second is a rate over
+		// the part of it the run covered, unless that is under half a second: then it is
+		// mostly the drain of the requests in flight, no steady rate.
 		span := 1.0
 		if rest := r.ElapsedS - float64(s.Second); rest > 0 && rest < 1 {
 			span = rest
 		}
 		x := float64(s.Second) + span/2
-		rate.x, rate.y = append(rate.x, x), append(rate.y, float64(s.Count)/span)
+		if span >= 0.5 {
+			rate.x, rate.y = append(rate.x, x), append(rate.y, float64(s.Count)/span)
+		}
 		if s.Count == 0 {
 			continue
 		}

@@ -41,8 +41,11 @@ state_get() {
   done <"$STATE"
 }
 
-udp_busy() { # port -> 0 if a UDP socket is bound to it
-  [[ -n "$(ss -Hlun "sport = :$1" 2>/dev/null)" ]]
+udp_busy() { # port -> 0 if a UDP socket is bound to it (local_address ends in :PORT, hex)
+  local hex
+  hex=$(printf '%04X' "$1")
+  awk -v h=":$hex" 'NR > 1 && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
+    /proc/net/udp /proc/net/udp6 2>/dev/null
 }
 
 pid_is_ours() { # pid datadir -> 0 if pid is alive and is an etcq using datadir

@@ -26,15 +26,15 @@
 #   BENCH_OUT          where results go (default: a new mktemp dir, printed)
 #   BENCH_ANCHORS      the anchors directory (default ../shared/anchors next to this repository)
 #   BENCH_ETCQ_BIN, BENCH_ETCQCTL_BIN   the binaries (default bin/etcq, bin/etcqctl: make build)
-#   BENCH_ETCD_CLIENT_PORTS / BENCH_ETCD_PEER_PORTS  etcd's TCP ports (default 12379 12479 12579 /
-#                      12380 12480 12580); etcq's UDP ports: see scripts/bench-cluster.sh
+#   BENCH_ETCD_CLIENT_PORTS / BENCH_ETCD_PEER_PORTS  etcd's TCP ports (default 13379 13479 13579 /
+#                      13380 13480 13580: not the anchors' documented ones); etcq's UDP ports: see scripts/bench-cluster.sh
 #   BENCH_SYSTEMS      "etcq etcd" (default: etcq first in each scenario), "etcd etcq", or one of them
 #   BENCH_ETCD_RUNNER  1: run the etcd side through the anchors' run-etcd-bench.sh itself, at its
 #                      fixed totals (use with BENCH_SCALE=1 for equal shapes)
 #   BENCH_DEADLINE     bound of each timed phase (default 90s)
 #   QUIET_MAX_CORES (0.15), QUIET_WAIT_S (60), FOREIGN_MAX_CORES (0.10), MAX_ATTEMPTS (2)
 #
-# Needs: go, openssl, ss; etcd and etcdctl (Debian's etcd-server and etcd-client, 3.4.23: installed
+# Needs: go, openssl; etcd and etcdctl (Debian's etcd-server and etcd-client, 3.4.23: installed
 # with apt-get when missing, as the anchors expect). All traffic stays on 127.0.0.1.
 set -euo pipefail
 
@@ -86,7 +86,6 @@ want() { [[ " $SYSTEMS " == *" $1 "* ]]; }
 
 # --- prerequisites --------------------------------------------------------------------------
 command -v go >/dev/null || die "go not on PATH"
-command -v ss >/dev/null || die "ss not found (apt-get install -y iproute2)"
 [[ -x "$ETCQ" && -x "$ETCQCTL" ]] || die "$ETCQ or $ETCQCTL missing: run 'make build' first"
 if want etcd; then
   [[ -x "$ANCHORS/etcd-cluster.sh" && -d "$ANCHORS/etcdbench" ]] || die "anchors not found in $ANCHORS (set BENCH_ANCHORS)"
@@ -121,8 +120,8 @@ if want etcd; then
   say "building etcdbench (the anchors' load generator)"
   (cd "$OUT/anchors/etcdbench" && GOFLAGS=-mod=mod go build -o etcdbench .) || die "cannot build etcdbench"
   export BENCH_ETCD_STATE="$OUT/etcd-cluster.state"
-  export BENCH_CLIENT_PORTS="${BENCH_ETCD_CLIENT_PORTS:-12379 12479 12579}"
-  export BENCH_PEER_PORTS="${BENCH_ETCD_PEER_PORTS:-12380 12480 12580}"
+  export BENCH_CLIENT_PORTS="${BENCH_ETCD_CLIENT_PORTS:-13379 13479 13579}"
+  export BENCH_PEER_PORTS="${BENCH_ETCD_PEER_PORTS:-13380 13480 13580}"
   # For BENCH_ETCD_RUNNER=1: run-etcd-bench.sh's cluster script, which reads the members'
   # VmRSS before it stops them.
   cat >"$OUT/etcd-cluster-rss.sh" <<EOF2
