@@ -93,14 +93,12 @@ func (a *app) authDisableCommand() *cobra.Command {
 			if len(args) != 0 {
 				return failf(exitBadArgs, "auth disable command does not accept any arguments")
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			_, err = c.AuthDisable(ctx)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -118,14 +116,12 @@ func (a *app) authStatusCommand() *cobra.Command {
 			if len(args) != 0 {
 				return failf(exitBadArgs, "auth status command does not accept any arguments")
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.AuthStatus(ctx)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -137,14 +133,12 @@ func (a *app) authStatusCommand() *cobra.Command {
 // authChange runs one auth change on a new client and prints msg (-w simple) or the
 // response's header.
 func (a *app) authChange(msg string, change func(context.Context, *quicclient.Client) (*quicclient.AuthResponse, error)) error {
-	c, err := a.client()
+	c, ctx, done, err := a.dialCommand()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	ctx, cancel := a.commandCtx()
+	defer done()
 	resp, err := change(ctx, c)
-	cancel()
 	if err != nil {
 		return fail(exitError, err)
 	}

@@ -159,6 +159,17 @@ func (a *app) applyEnv(fs *pflag.FlagSet) error {
 }
 
 // commandCtx bounds one short request by --command-timeout.
+// dialCommand dials the endpoints and starts the command's timeout: what most commands need
+// for their one request. done ends both.
+func (a *app) dialCommand() (*quicclient.Client, context.Context, func(), error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := a.commandCtx()
+	return c, ctx, func() { cancel(); c.Close() }, nil
+}
+
 func (a *app) commandCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(a.ctx, a.g.commandTimeout)
 }

@@ -132,14 +132,12 @@ func (a *app) getCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.Get(ctx, key, opts...)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -258,14 +256,12 @@ will store the content of the file to <key>.
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.Put(ctx, key, value, opts...)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -336,14 +332,12 @@ func (a *app) delCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.Delete(ctx, key, opts...)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -371,14 +365,12 @@ func (a *app) compactionCommand() *cobra.Command {
 			if physical {
 				opts = append(opts, quicclient.WithCompactPhysical())
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			_, err = c.Compact(ctx, rev, opts...)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}

@@ -40,14 +40,12 @@ func (a *app) leaseGrantCommand() *cobra.Command {
 			if err != nil {
 				return failf(exitBadArgs, "bad TTL (%v)", err)
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.Grant(ctx, ttl)
-			cancel()
 			if err != nil {
 				return failf(exitError, "failed to grant lease (%w)", err)
 			}
@@ -68,14 +66,12 @@ func (a *app) leaseRevokeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			h, err := c.Revoke(ctx, id)
-			cancel()
 			if err != nil {
 				return failf(exitError, "failed to revoke lease (%w)", err)
 			}
@@ -101,14 +97,12 @@ func (a *app) leaseTimeToLiveCommand() *cobra.Command {
 			if keys {
 				opts = append(opts, quicclient.WithAttachedKeys())
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.TimeToLive(ctx, id, opts...)
-			cancel()
 			if err != nil {
 				return fail(exitBadConnection, err)
 			}
@@ -124,14 +118,12 @@ func (a *app) leaseListCommand() *cobra.Command {
 		Use:   "list",
 		Short: "List all active leases",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.LeaseList(ctx)
-			cancel()
 			if err != nil {
 				return fail(exitBadConnection, err)
 			}

@@ -81,14 +81,12 @@ func (a *app) alarm(args []string, do func(context.Context, *quicclient.Client) 
 	if len(args) != 0 {
 		return failf(exitBadArgs, "alarm command accepts no arguments")
 	}
-	c, err := a.client()
+	c, ctx, done, err := a.dialCommand()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	ctx, cancel := a.commandCtx()
+	defer done()
 	resp, err := do(ctx, c)
-	cancel()
 	if err != nil {
 		return fail(exitError, err)
 	}

@@ -71,18 +71,16 @@ func (a *app) memberAddCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			add := c.MemberAdd
 			if learner {
 				add = c.MemberAddAsLearner
 			}
 			resp, err := add(ctx, name, urls)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -127,14 +125,12 @@ func (a *app) memberRemoveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.MemberRemove(ctx, id)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -163,14 +159,12 @@ func (a *app) memberUpdateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.MemberUpdate(ctx, id, urls)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -189,14 +183,12 @@ func (a *app) memberListCommand() *cobra.Command {
 The items in the lists are ID, Status, Name, Peer Addrs, Client Addrs, Is Learner.
 `,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.MemberList(ctx)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -217,14 +209,12 @@ func (a *app) memberPromoteCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.MemberPromote(ctx, id)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}

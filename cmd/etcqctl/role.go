@@ -58,14 +58,12 @@ func (a *app) roleGetCommand() *cobra.Command {
 			if len(args) != 1 {
 				return failf(exitBadArgs, "role get command requires role name as its argument")
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.RoleGet(ctx, args[0])
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
@@ -82,14 +80,12 @@ func (a *app) roleListCommand() *cobra.Command {
 			if len(args) != 0 {
 				return failf(exitBadArgs, "role list command requires no arguments")
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.RoleList(ctx)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}

@@ -127,14 +127,12 @@ func (a *app) userListCommand() *cobra.Command {
 			if len(args) != 0 {
 				return failf(exitBadArgs, "user list command requires no arguments")
 			}
-			c, err := a.client()
+			c, ctx, done, err := a.dialCommand()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := a.commandCtx()
+			defer done()
 			resp, err := c.UserList(ctx)
-			cancel()
 			if err != nil {
 				return fail(exitError, err)
 			}
