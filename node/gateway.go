@@ -39,6 +39,7 @@ import (
 //	                       a leader and serves reads, 503 otherwise
 //	GET /livez, /readyz    Kubernetes-style probes, "ok" or the failed checks
 //	GET /metrics           Prometheus text format (metrics.go)
+//	GET /debug/pprof/...   Go runtime profiles, with GatewayConfig.EnablePprof only
 //
 // Errors are etcd's gateway errors: the HTTP status of the gRPC code etcd gives the error,
 // and the body {"error": message, "code": gRPC code, "message": message}.
@@ -68,6 +69,9 @@ type GatewayConfig struct {
 	WriteTimeout time.Duration
 	// IdleTimeout closes keep-alive connections idle that long (default 2 minutes).
 	IdleTimeout time.Duration
+	// EnablePprof serves the Go runtime's profiles at /debug/pprof/ (net/http/pprof), as
+	// etcd's --enable-pprof; behind the same mutual TLS as every other path.
+	EnablePprof bool
 	// Logger defaults to the service's.
 	Logger *slog.Logger
 }
@@ -240,6 +244,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/metrics":
 		g.serveMetrics(w, r)
+		return
+	}
+	if g.cfg.EnablePprof && strings.HasPrefix(p, "/debug/pprof/") {
+		servePprof(w, r)
 		return
 	}
 	if key, ok := strings.CutPrefix(p, "/kv/"); ok {

@@ -550,3 +550,23 @@ func TestGatewayHealthMetricsTLS(t *testing.T) {
 		t.Fatal("a gateway without client certificates started")
 	}
 }
+
+// TestGatewayPprof: the runtime's profiles are served with EnablePprof only.
+func TestGatewayPprof(t *testing.T) {
+	s := serveSingle(t, nil)
+	off := serveGateway(t, s, nil)
+	if r := off.do(t, off.httpClient(t, "anyone", true), "GET", "/debug/pprof/", ""); r.status != 404 {
+		t.Fatalf("pprof without EnablePprof: %d %s", r.status, r.body)
+	}
+	on := serveGateway(t, s, func(c *node.GatewayConfig) { c.EnablePprof = true })
+	c := on.httpClient(t, "anyone", true)
+	if r := on.do(t, c, "GET", "/debug/pprof/", ""); r.status != 200 || !strings.Contains(r.body, "goroutine") {
+		t.Fatalf("pprof index: %d %.200s", r.status, r.body)
+	}
+	if r := on.do(t, c, "GET", "/debug/pprof/goroutine?debug=1", ""); r.status != 200 || !strings.Contains(r.body, "goroutine profile: total") {
+		t.Fatalf("goroutine profile: %d %.200s", r.status, r.body)
+	}
+	if r := on.do(t, c, "GET", "/debug/pprof/cmdline", ""); r.status != 200 || r.body == "" {
+		t.Fatalf("cmdline: %d %q", r.status, r.body)
+	}
+}

@@ -45,6 +45,7 @@ type config struct {
 	MaxRequestBytes          int    `yaml:"max-request-bytes"`
 	MaxTxnOps                int    `yaml:"max-txn-ops"`
 	LogLevel                 string `yaml:"log-level"`
+	EnablePprof              bool   `yaml:"enable-pprof"`
 	ConfigFile               string `yaml:"-"`
 }
 
@@ -104,6 +105,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes, "largest client request, in bytes")
 	fs.IntVar(&c.MaxTxnOps, "max-txn-ops", c.MaxTxnOps, "most operations in one txn")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.BoolVar(&c.EnablePprof, "enable-pprof", c.EnablePprof, "serve Go runtime profiles at /debug/pprof/ on the HTTPS gateway (mutual TLS, as every path)")
 	fs.StringVar(&c.ConfigFile, "config-file", c.ConfigFile, "YAML file with the settings above (flag names as keys); flags and ETCQ_* variables override it")
 }
 

@@ -136,7 +136,7 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 	// The HTTP/JSON gateway (node/gateway.go): HTTPS on TCP at each client URL's address,
 	// beside the QUIC service on UDP, with the service's mutual TLS.
 	for _, svc := range s.services {
-		gw, err := node.NewGateway(svc, node.GatewayConfig{Logger: log})
+		gw, err := node.NewGateway(svc, node.GatewayConfig{Logger: log, EnablePprof: cfg.EnablePprof})
 		if err != nil {
 			s.stop()
 			return nil, explainListen("--listen-client-urls "+svc.Addr().String()+" (HTTPS gateway on TCP)", err)
