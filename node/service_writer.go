@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"io"
 	"log/slog"
+	"runtime"
 
 	"etcq.dev/etcq/wire"
 )
 
 // streamWriter owns the send side of one client stream: a goroutine that drains a queue of
-// responses into a buffer and flushes only when the queue is empty, so responses that are
-// ready together leave together.
+// responses into a buffer and flushes only when the queue is empty (after yielding once),
+// so responses that are ready together leave together, in one packet where they fit.
 type streamWriter struct {
 	w     io.WriteCloser
 	q     chan *wire.Response
@@ -73,15 +74,22 @@ func (sw *streamWriter) run() {
 			if !write(r) {
 				return
 			}
-			// Drain what else is ready, then flush once.
-			for drained := false; !drained; {
-				select {
-				case r := <-sw.q:
-					if !write(r) {
-						return
+			// Drain what else is ready, yield once so that responses made ready by the
+			// same event (one applied batch) join, drain again, then flush once: they
+			// leave in as few packets as they fit.
+			for pass := 0; pass < 2; pass++ {
+				if pass == 1 {
+					runtime.Gosched()
+				}
+				for drained := false; !drained; {
+					select {
+					case r := <-sw.q:
+						if !write(r) {
+							return
+						}
+					default:
+						drained = true
 					}
-				default:
-					drained = true
 				}
 			}
 			if err := bw.Flush(); err != nil {

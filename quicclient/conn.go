@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -275,6 +276,14 @@ func (rs *reqStream) write() {
 		err := put(cl)
 		for err == nil && len(rs.q) > 0 {
 			err = put(<-rs.q)
+		}
+		if err == nil {
+			// Yield once before the flush: callers woken by the same event (the answers
+			// of one packet) queue their requests meanwhile and leave in the same packet.
+			runtime.Gosched()
+			for err == nil && len(rs.q) > 0 {
+				err = put(<-rs.q)
+			}
 		}
 		if err == nil {
 			err = bw.Flush()
