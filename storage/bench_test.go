@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -176,4 +177,21 @@ func BenchmarkRangeParallel(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkIndexPut: a put's index update, of one of 100,000 keys (8 bytes, as the bench
+// harness writes them), drawn at random with a fixed seed.
+func BenchmarkIndexPut(b *testing.B) {
+	idx := newIndex()
+	keys := make([][]byte, benchKeys)
+	for n := range keys {
+		keys[n] = []byte(fmt.Sprintf("%08d", n))
+		idx.put(keys[n], Revision{Main: int64(n + 1)})
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	rev := int64(benchKeys)
+	for b.Loop() {
+		rev++
+		idx.put(keys[rng.IntN(benchKeys)], Revision{Main: rev})
+	}
 }

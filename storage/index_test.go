@@ -11,7 +11,7 @@ func rv(main int64) Revision { return Revision{Main: main} }
 
 // TestKeyIndexGenerations walks the example in keyindex.go's doc comment.
 func TestKeyIndexGenerations(t *testing.T) {
-	ki := &keyIndex{key: []byte("k")}
+	ki := &keyIndex{}
 	ki.put(rv(2))
 	if v, c := ki.put(rv(4)); v != 2 || c != 2 {
 		t.Fatalf("second put: version %d create %d", v, c)
@@ -53,7 +53,7 @@ func TestKeyIndexGenerations(t *testing.T) {
 }
 
 func TestKeyIndexTombstoneOfDeadKey(t *testing.T) {
-	ki := &keyIndex{key: []byte("k")}
+	ki := &keyIndex{}
 	if ki.tombstone(rv(3)) {
 		t.Fatal("tombstone of a key never put succeeded")
 	}
@@ -67,7 +67,7 @@ func TestKeyIndexTombstoneOfDeadKey(t *testing.T) {
 // TestKeyIndexRestore checks that a generation rebuilt from compacted records keeps the
 // stored version and create revision.
 func TestKeyIndexRestore(t *testing.T) {
-	ki := &keyIndex{key: []byte("k")}
+	ki := &keyIndex{}
 	ki.restore(rv(10), 3, 5)
 	ki.restore(rv(12), 3, 6)
 	if r, ver, created := ki.gens[0].revs[1], ki.gens[0].firstVer+1, ki.gens[0].created; r.Main != 12 || ver != 6 || created != 3 {

@@ -16,7 +16,6 @@ package storage
 // Invariants: revs are strictly increasing across all generations; a generation has at
 // least one rev; only the last generation may lack a tombstone; tomb > revs[last].
 type keyIndex struct {
-	key  []byte
 	gens []generation
 }
 
