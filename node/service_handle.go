@@ -12,9 +12,9 @@ import (
 const Version = "0.1.0"
 
 // handle serves one request of a request stream.
-func (s *Service) handle(c *clientConn, req *wire.Request) *wire.Response {
+func (s *Service) handle(parent context.Context, c *clientConn, req *wire.Request) *wire.Response {
 	s.stats.requests.Add(1)
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(parent, s.cfg.RequestTimeout)
 	defer cancel()
 	body, rev, err := s.do(ctx, c, req)
 	resp := &wire.Response{ID: req.ID, Op: req.Op, Header: s.header(rev)}
