@@ -36,6 +36,7 @@ func (m *Member) applyLoop() {
 				return
 			}
 			m.raftApplied = e.GetIndex()
+			m.snapBytes += uint64(len(e.Data))
 			m.applied.set(e.GetIndex())
 		}
 		m.maybeSnapshot()
@@ -213,7 +214,7 @@ var errReplayedRefusal = errors.New("node: membership change refused")
 func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 	index := snap.GetMetadata().GetIndex()
 	if index <= m.store.ConsistentIndex().Index {
-		m.snapIndex, m.raftApplied = index, max(m.raftApplied, index)
+		m.snapIndex, m.raftApplied, m.snapBytes = index, max(m.raftApplied, index), 0
 		return nil // the store is already past it
 	}
 	path := m.imagePath(index)
@@ -228,7 +229,7 @@ func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 	}
 	os.Remove(path)
 	m.removeImagesBelow(index)
-	m.snapIndex, m.raftApplied = index, index
+	m.snapIndex, m.raftApplied, m.snapBytes = index, index, 0
 	m.confState.Store(snap.GetMetadata().GetConfState())
 	if err := m.lessor.load(m.store); err != nil {
 		return err
@@ -252,12 +253,13 @@ func (m *Member) applySnapshot(snap *raftpb.Snapshot) error {
 	return nil
 }
 
-// maybeSnapshot asks the raft goroutine for a snapshot once SnapshotCount entries were
-// applied since the last. The store commits first: after the snapshot the log before it
-// may be gone, and the store must hold everything it covers durably.
+// maybeSnapshot asks the raft goroutine for a snapshot once SnapshotCount entries, or
+// SnapshotBytes of entry data, were applied since the last. The store commits first: after
+// the snapshot the log before it may be gone, and the store must hold everything it covers
+// durably.
 func (m *Member) maybeSnapshot() {
 	applied := m.raftApplied
-	if applied < m.snapIndex || applied-m.snapIndex < m.cfg.SnapshotCount {
+	if applied <= m.snapIndex || applied-m.snapIndex < m.cfg.SnapshotCount && m.snapBytes < m.cfg.SnapshotBytes {
 		return
 	}
 	if err := m.store.Commit(); err != nil {
@@ -270,7 +272,7 @@ func (m *Member) maybeSnapshot() {
 	}
 	select {
 	case m.snapC <- snapRequest{index: applied, cs: cs}:
-		m.snapIndex = applied
+		m.snapIndex, m.snapBytes = applied, 0
 	default: // one is being saved; the next apply asks again
 	}
 }

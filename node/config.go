@@ -55,8 +55,14 @@ type Config struct {
 
 	// SnapshotCount is the number of applied entries between raft snapshots (10,000);
 	// SnapshotCatchUpEntries is how much log a snapshot keeps for slow followers (5,000).
+	// An entry packs up to MaxBatchRequests requests, so the log in memory is bounded by
+	// bytes too: a snapshot is also taken once SnapshotBytes of entry data were applied
+	// since the last (32 MiB), and the tail kept for followers holds at most
+	// SnapshotCatchUpBytes of it (16 MiB).
 	SnapshotCount          uint64
 	SnapshotCatchUpEntries uint64
+	SnapshotBytes          uint64
+	SnapshotCatchUpBytes   uint64
 
 	// MaxBatchRequests and MaxBatchBytes bound the requests packed into one entry
 	// (512, 1 MiB). MaxRequestBytes refuses larger requests (1.5 MiB).
@@ -104,6 +110,8 @@ func (c *Config) validate() error {
 	setDefault(&c.HeartbeatTicks, 1)
 	setDefault(&c.SnapshotCount, 10000)
 	setDefault(&c.SnapshotCatchUpEntries, 5000)
+	setDefault(&c.SnapshotBytes, 32<<20)
+	setDefault(&c.SnapshotCatchUpBytes, 16<<20)
 	setDefault(&c.MaxBatchRequests, 512)
 	setDefault(&c.MaxBatchBytes, 1<<20)
 	setDefault(&c.MaxRequestBytes, 3<<19)

@@ -560,6 +560,39 @@ func TestCatchUpViaSnapshot(t *testing.T) {
 	c.EnsureSame(ctx)
 }
 
+// TestLogBoundedByBytes: entries pack many requests, so the log kept in memory is bounded
+// by bytes as well as by entries. With counts too high to matter, a snapshot is taken
+// once SnapshotBytes were applied, and the tail kept for followers holds no more than
+// SnapshotCatchUpBytes: a follower isolated while 300 KiB are written is caught up with a
+// snapshot, not from the log (without either bound, it would be caught up from the log).
+func TestLogBoundedByBytes(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{SnapshotCount: 1 << 40, SnapshotCatchUpEntries: 1 << 40,
+		SnapshotBytes: 64 << 10, SnapshotCatchUpBytes: 16 << 10})
+	ctx := testCtx(t, 40*time.Second)
+	snaps := ftCountSnapshots(c)
+	lead := c.WaitLeader()
+	ftPut(t, ctx, c, lead, "lb/first", "x")
+	f := ftFollower(c, lead)
+	if err := c.Member(f).WaitApplied(ctx, c.Member(lead).AppliedIndex()); err != nil {
+		t.Fatal(err)
+	}
+	c.Net.Isolate(f)
+	majority := ftOthers(c.Running(), f)
+	want := map[string]string{"lb/first": "x"}
+	value := strings.Repeat("v", 1<<10)
+	for i := range 300 {
+		k := fmt.Sprintf("lb/%03d", i)
+		ftPut(t, ctx, c, majority[i%2], k, value)
+		want[k] = value
+	}
+	c.Net.Heal()
+	c.EnsureSame(ctx)
+	if n := snaps.count(f); n == 0 {
+		t.Fatal("the follower was caught up from a log that should hold at most 16 KiB of the 300 KiB it missed")
+	}
+	ftCheckHas(t, f, ftReadPrefix(t, ctx, c.Member(f), "lb/", true), want)
+}
+
 // TestCatchUpViaSnapshotAnswersWrites: a write proposed through a follower that lags
 // behind the leader's compacted log is committed, and reaches that follower inside the
 // store image of the snapshot that catches it up. The follower holds the write, so the

@@ -72,6 +72,7 @@ type Member struct {
 	// snapshot, but a raft snapshot may only be taken at an index the raft log has.
 	snapIndex   uint64
 	raftApplied uint64
+	snapBytes   uint64 // entry data applied since the newest snapshot (apply goroutine only)
 	// promoting is set while an automatic promotion is under way.
 	promoting atomic.Bool
 

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -148,6 +149,33 @@ func (m *Member) send(msgs []*raftpb.Message) {
 	}
 }
 
+// catchUpStart returns the index to compact the in-memory log to after a snapshot at
+// index, keeping a tail of at most SnapshotCatchUpEntries entries and SnapshotCatchUpBytes
+// of their data for followers that lag a little; 0: nothing to compact.
+func (m *Member) catchUpStart(index uint64) uint64 {
+	first, err := m.mem.FirstIndex()
+	if err != nil || index < first {
+		return 0
+	}
+	ents, err := m.mem.Entries(first, index+1, math.MaxUint64) // a view, not a copy
+	if err != nil {
+		return 0
+	}
+	compact, kept, bytes := index, uint64(0), uint64(0)
+	for i := len(ents) - 1; i > 0; i-- {
+		bytes += uint64(len(ents[i].Data))
+		if kept == m.cfg.SnapshotCatchUpEntries || bytes > m.cfg.SnapshotCatchUpBytes {
+			break
+		}
+		kept++
+		compact = ents[i-1].GetIndex()
+	}
+	if compact <= first {
+		return 0
+	}
+	return compact
+}
+
 // saveSnapshot records a raft snapshot at an applied index whose effects are committed
 // in the store, compacts the in-memory log behind it (keeping a tail for followers that
 // lag a little), and releases the WAL behind it.
@@ -162,12 +190,9 @@ func (m *Member) saveSnapshot(req snapRequest) error {
 	if err := m.rlog.SaveSnapshot(snap); err != nil {
 		return fmt.Errorf("node: save snapshot: %w", err)
 	}
-	if req.index > m.cfg.SnapshotCatchUpEntries {
-		compact := req.index - m.cfg.SnapshotCatchUpEntries
-		if first, _ := m.mem.FirstIndex(); compact > first {
-			if err := m.mem.Compact(compact); err != nil && err != raft.ErrCompacted {
-				return fmt.Errorf("node: compact log: %w", err)
-			}
+	if compact := m.catchUpStart(req.index); compact > 0 {
+		if err := m.mem.Compact(compact); err != nil && err != raft.ErrCompacted {
+			return fmt.Errorf("node: compact log: %w", err)
 		}
 	}
 	if err := m.rlog.Release(req.index); err != nil {

@@ -24,6 +24,9 @@ type Options struct {
 	// SnapshotCount and SnapshotCatchUpEntries as node.Config (1,000 and 100).
 	SnapshotCount          uint64
 	SnapshotCatchUpEntries uint64
+	// SnapshotBytes and SnapshotCatchUpBytes as node.Config (0: node's defaults).
+	SnapshotBytes        uint64
+	SnapshotCatchUpBytes uint64
 	// Tweak, if set, adjusts every member's config before it starts.
 	Tweak func(*node.Config)
 	// LogLevel of the members' logs, written through t.Log (slog.LevelWarn).
@@ -115,6 +118,8 @@ func (c *Cluster) config(id uint64, name string) node.Config {
 		ElectionTicks:          c.opts.ElectionTicks,
 		SnapshotCount:          c.opts.SnapshotCount,
 		SnapshotCatchUpEntries: c.opts.SnapshotCatchUpEntries,
+		SnapshotBytes:          c.opts.SnapshotBytes,
+		SnapshotCatchUpBytes:   c.opts.SnapshotCatchUpBytes,
 		Logger: slog.New(slog.NewTextHandler(testWriter{c.t}, &slog.HandlerOptions{Level: c.opts.LogLevel})).
 			With("member", name),
 	}
