@@ -12,6 +12,9 @@
 #   d  1 member   put                conns=100 clients=1000  total=100000
 #   e  3 members  linearizable get   conns=10  clients=100   total=100000  leader
 #   f  3 members  serializable get   conns=10  clients=100   total=100000  all members
+#   m  3 members  put, 1,000,000 requests over a space of 100,000,000 keys (about 995,000
+#                 distinct keys), conns=100 clients=1000, leader: memory (RSS) after a million
+#                 keys; never scaled, bounded by BENCH_MEM_DEADLINE (default 900s)
 #   e_all, f_ldr: the anchors' extras (linearizable spread over all; serializable at the leader)
 #
 # For each scenario, etcq first, then etcd: each on a FRESH cluster (etcq: scripts/bench-cluster.sh;
@@ -31,7 +34,7 @@
 #   BENCH_SYSTEMS      "etcq etcd" (default: etcq first in each scenario), "etcd etcq", or one of them
 #   BENCH_ETCD_RUNNER  1: run the etcd side through the anchors' run-etcd-bench.sh itself, at its
 #                      fixed totals (use with BENCH_SCALE=1 for equal shapes)
-#   BENCH_DEADLINE     bound of each timed phase (default 90s)
+#   BENCH_DEADLINE     bound of each timed phase (default 90s; m: BENCH_MEM_DEADLINE)
 #   QUIET_MAX_CORES (0.15), QUIET_WAIT_S (60), FOREIGN_MAX_CORES (0.10), MAX_ATTEMPTS (2)
 #
 # Needs: go, openssl; etcd and etcdctl (Debian's etcd-server and etcd-client, 3.4.23: installed
@@ -42,6 +45,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ANCHORS="${BENCH_ANCHORS:-$REPO/../shared/anchors}"
 SCALE="${BENCH_SCALE:-0.5}"
 DEADLINE="${BENCH_DEADLINE:-90s}"
+MEM_DEADLINE="${BENCH_MEM_DEADLINE:-900s}"
 SYSTEMS="${BENCH_SYSTEMS:-etcq etcd}"
 QUIET_MAX_CORES="${QUIET_MAX_CORES:-0.15}"
 QUIET_WAIT_S="${QUIET_WAIT_S:-60}"
@@ -52,32 +56,35 @@ ETCQCTL="${BENCH_ETCQCTL_BIN:-$REPO/bin/etcqctl}"
 export BENCH_ETCQ_BIN="$ETCQ" BENCH_ETCQCTL_BIN="$ETCQCTL"
 
 SCENARIOS=("$@")
-((${#SCENARIOS[@]})) || SCENARIOS=(a b c d e f)
+((${#SCENARIOS[@]})) || SCENARIOS=(a b c d e f m)
 
 die() { echo "bench-compare: $*" >&2; exit 1; }
 say() { echo "bench-compare: $*" >&2; }
 
-# scenario -> "members op conns clients total target", as run-etcd-bench.sh's spec.
+# scenario -> "members op conns clients total target keyspace", as run-etcd-bench.sh's spec
+# (and the key space puts draw from).
 spec() {
   case "$1" in
-    a) echo "3 put 1 1 3000 leader" ;;
-    b) echo "3 put 10 100 50000 leader" ;;
-    c) echo "3 put 100 1000 100000 leader" ;;
-    d) echo "1 put 100 1000 100000 leader" ;;
-    e) echo "3 get 10 100 100000 leader" ;;
-    f) echo "3 get-serializable 10 100 100000 all" ;;
-    e_all) echo "3 get 10 100 100000 all" ;;
-    f_ldr) echo "3 get-serializable 10 100 100000 leader" ;;
+    a) echo "3 put 1 1 3000 leader 100000" ;;
+    b) echo "3 put 10 100 50000 leader 100000" ;;
+    c) echo "3 put 100 1000 100000 leader 100000" ;;
+    d) echo "1 put 100 1000 100000 leader 100000" ;;
+    e) echo "3 get 10 100 100000 leader 100000" ;;
+    f) echo "3 get-serializable 10 100 100000 all 100000" ;;
+    m) echo "3 put 100 1000 1000000 leader 100000000" ;;
+    e_all) echo "3 get 10 100 100000 all 100000" ;;
+    f_ldr) echo "3 get-serializable 10 100 100000 leader 100000" ;;
     *) return 1 ;;
   esac
 }
 label() {
-  local m op c k t tg
-  read -r m op c k t tg <<<"$(spec "$1")"
+  local m op c k t tg ks
+  read -r m op c k t tg ks <<<"$(spec "$1")"
   case "$op" in put) op=put ;; get) op="lin. get" ;; get-serializable) op="ser. get" ;; esac
+  [[ "$1" == m ]] && op="put 1M keys"
   echo "($1) ${m}m $op c$c/k$k${tg:+ $tg}"
 }
-for s in "${SCENARIOS[@]}"; do spec "$s" >/dev/null || die "unknown scenario $s (a b c d e f e_all f_ldr)"; done
+for s in "${SCENARIOS[@]}"; do spec "$s" >/dev/null || die "unknown scenario $s (a b c d e f m e_all f_ldr)"; done
 awk -v s="$SCALE" 'BEGIN{exit !(s > 0)}' || die "BENCH_SCALE must be a positive number, not '$SCALE'"
 for sys in $SYSTEMS; do
   [[ "$sys" == etcq || "$sys" == etcd ]] || die "BENCH_SYSTEMS: unknown system '$sys'"
@@ -226,12 +233,17 @@ run_etcd_runner() {
 # run_one system scenario -> appends one JSON object to $OUT/results.jsonl
 run_one() {
   local sys=$1 s=$2 members op conns clients total target
-  if [[ "$sys" == etcd && "${BENCH_ETCD_RUNNER:-0}" == 1 ]]; then
+  if [[ "$sys" == etcd && "${BENCH_ETCD_RUNNER:-0}" == 1 && "$s" != m ]]; then
     run_etcd_runner "$s"
     return
   fi
-  read -r members op conns clients total target <<<"$(spec "$s")"
-  total=$(awk -v t="$total" -v s="$SCALE" 'BEGIN{n=int(t*s+0.5); print (n < 1 ? 1 : n)}')
+  local keyspace deadline=$DEADLINE
+  read -r members op conns clients total target keyspace <<<"$(spec "$s")"
+  if [[ "$s" == m ]]; then
+    deadline=$MEM_DEADLINE # a million keys, whatever the scale
+  else
+    total=$(awk -v t="$total" -v s="$SCALE" 'BEGIN{n=int(t*s+0.5); print (n < 1 ? 1 : n)}')
+  fi
   local script attempt run env_out idle waited rc json t0 t1 b0 b1 c0 c1 k0 k1 wall
   script="$(cluster_script "$sys")"
   for ((attempt = 1; attempt <= MAX_ATTEMPTS; attempt++)); do
@@ -246,9 +258,9 @@ run_one() {
     if [[ "$sys" == etcq ]]; then
       cmd=("$ETCQCTL" --endpoints="$BENCH_ENDPOINTS" --cacert="$BENCH_CACERT" --cert="$BENCH_CERT" --key="$BENCH_KEY"
         bench --conns="$conns" --clients="$clients" --total="$total" --key-size=8 --val-size=256
-        --deadline="$DEADLINE" --json --no-progress --csv="$OUT/runs/$run.csv" --png="$OUT/runs/$run.png")
+        --deadline="$deadline" --json --no-progress --csv="$OUT/runs/$run.csv" --png="$OUT/runs/$run.png")
       case "$op" in
-        put) cmd+=(put --key-space-size=100000) ;;
+        put) cmd+=(put --key-space-size="$keyspace") ;;
         get) cmd+=(range --consistency=l) ;;
         get-serializable) cmd+=(range --consistency=s) ;;
       esac
@@ -256,7 +268,7 @@ run_one() {
     else
       cmd=("$OUT/anchors/etcdbench/etcdbench" --endpoints="$BENCH_ENDPOINTS" --cacert="$BENCH_CACERT" --cert="$BENCH_CERT" --key="$BENCH_KEY"
         --conns="$conns" --clients="$clients" --total="$total" --op="$op" --target="$target"
-        --deadline="$DEADLINE" --watch-pids="${BENCH_PIDS// /,}")
+        --key-space="$keyspace" --deadline="$deadline" --watch-pids="${BENCH_PIDS// /,}")
     fi
     rc=0
     k0=$(kernel_ticks); b0=$(busy_ticks); c0=$(pids_ticks "${pids[@]}"); t0=$(date +%s.%N)
@@ -318,7 +330,7 @@ field() { # system scenario field -> value from the kept run
   fi
 }
 {
-  totals="totals x$SCALE of the anchors'"
+  totals="totals x$SCALE of the anchors' (m: always 1,000,000)"
   [[ "${BENCH_ETCD_RUNNER:-0}" == 1 ]] && totals="etcq totals x$SCALE of the anchors', etcd through run-etcd-bench.sh at its own"
   echo "etcq vs etcd $(etcd --version 2>/dev/null | awk '/etcd Version/{print $3}'), $(nproc) CPUs, mutual TLS, 8-byte keys, 256-byte values; $totals"
   echo
