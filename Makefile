@@ -19,7 +19,7 @@ MAKEFLAGS += --no-builtin-rules --no-print-directory
 ##   ARGS        extra flags for the daemon (run) or every member (cluster)
 ##   RUN_DIR     where run and cluster keep data and the generated PKI (default .run)
 ##   BENCH_SCALE bench-compare: multiplies the anchors' request totals (default 0.5; 1 = theirs)
-##   SCENARIOS   bench-compare: the anchors' shapes to run (default a b c d e f)
+##   SCENARIOS   bench-compare: shapes to run (default a b c d e f m; m writes a million keys)
 GO        ?= go
 PKGS      ?= ./...
 BENCH     ?= .
@@ -28,7 +28,7 @@ FUZZTIME  ?= 30s
 ARGS      ?=
 RUN_DIR   ?= .run
 BENCH_SCALE ?= 0.5
-SCENARIOS ?= a b c d e f
+SCENARIOS ?= a b c d e f m
 
 # The core packages, where concurrency lives. Only the directories present are handed to
 # `go list` (a missing one would make it fail); -e keeps a package that does not compile in
@@ -68,7 +68,7 @@ test-short: ## quick tests only (-short), no lint or race
 bench: ## benchmarks in PKGS matching BENCH, for BENCHTIME each, with allocations
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem $(PKGS)
 
-bench-compare: build ## etcq and etcd 3.4 side by side on the anchors' shapes, one table (a few minutes)
+bench-compare: build ## etcq and etcd 3.4 side by side on the anchors' shapes, one table (about 25 minutes, most of it shape m)
 	BENCH_SCALE=$(BENCH_SCALE) ./scripts/bench-compare.sh $(SCENARIOS)
 
 fuzz: ## run every Fuzz target in PKGS for FUZZTIME each, one after the other

@@ -6,9 +6,9 @@
 //
 // # Connections and failover
 //
-// A Client keeps one connection to one member (the active one) with a small pool of
-// long-lived streams on which requests are pipelined: many goroutines may call it at
-// once and their requests share the streams. When the active connection fails, or the
+// A Client keeps one connection to one member (the active one) with long-lived request
+// streams (one by default: Config.Streams) on which requests are pipelined: many
+// goroutines may call it at once, and requests queued together leave in one packet. When the active connection fails, or the
 // member answers that it cannot serve (no leader, shutting down), the client moves to the
 // next endpoint, preferring members that report a leader.
 //
