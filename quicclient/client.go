@@ -238,6 +238,24 @@ func (c *Client) connTo(ctx context.Context, ep string) (*conn, error) {
 
 // drop forgets a connection that failed.
 func (c *Client) drop(cn *conn) {
+	c.forget(cn)
+	if !cn.draining.Load() {
+		// A draining connection closes itself once the member has ended its last
+		// stream, so that the answers still travelling on the others arrive.
+		cn.close(fmt.Errorf("%w: %s", ErrConnectionLost, cn.endpoint))
+	}
+}
+
+// retire stops using a connection whose member ended a stream cleanly, which it does when
+// it drains the connection: no new requests go on it, and the requests in flight get their
+// answers (or learn they were never read) as the member ends the request streams too.
+func (c *Client) retire(cn *conn) {
+	c.forget(cn)
+	cn.beginDrain(fmt.Errorf("%w: %s: the member ended a stream (it is shutting down)", ErrConnectionLost, cn.endpoint))
+}
+
+// forget removes cn from the client's connections.
+func (c *Client) forget(cn *conn) {
 	c.mu.Lock()
 	if c.conns[cn.endpoint] == cn {
 		delete(c.conns, cn.endpoint)
@@ -246,11 +264,6 @@ func (c *Client) drop(cn *conn) {
 		c.active = nil
 	}
 	c.mu.Unlock()
-	if !cn.draining.Load() {
-		// A draining connection closes itself once the member has ended its last
-		// stream, so that the answers still travelling on the others arrive.
-		cn.close(fmt.Errorf("%w: %s", ErrConnectionLost, cn.endpoint))
-	}
 }
 
 func (c *Client) statusOn(ctx context.Context, cn *conn) (*wire.StatusResponse, error) {

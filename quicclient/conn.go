@@ -114,15 +114,28 @@ func (cn *conn) streamEnded(err error, clean bool) {
 		cn.close(err)
 		return
 	}
-	cn.draining.Store(true)
+	cn.beginDrain(err)
+	if cn.live.Add(-1) == 0 {
+		cn.close(err)
+	}
+}
+
+// drainGrace bounds how long a draining connection waits for the member to end its
+// request streams (the member itself waits 2 s for the client to close) before closing.
+const drainGrace = 5 * time.Second
+
+// beginDrain marks the connection as drained by the member: it takes no new requests, and
+// closes when its last request stream has ended, or after drainGrace.
+func (cn *conn) beginDrain(err error) {
+	if cn.draining.Swap(true) {
+		return
+	}
 	cn.mu.Lock()
 	if cn.err == nil {
 		cn.err = err
 	}
 	cn.mu.Unlock()
-	if cn.live.Add(-1) == 0 {
-		cn.close(err)
-	}
+	time.AfterFunc(drainGrace, func() { cn.close(err) })
 }
 
 // openStream opens a stream of the given kind.

@@ -280,9 +280,10 @@ func (m *watchMux) run() {
 		if m.ctx.Err() == nil {
 			m.c.log.Debug("watch stream ended; resuming on another", "endpoint", cn.endpoint, "err", err)
 			if cn.failed() == nil {
-				// The connection lives but the member ended the stream (it is shutting
-				// down, say): move on.
-				m.c.drop(cn)
+				// The connection lives but the member ended the stream: it is draining the
+				// connection. Move on, and leave the requests in flight on it their answers
+				// (dropping it here once lost them: TestServiceShutdownClients).
+				m.c.retire(cn)
 			}
 		}
 	}
