@@ -160,9 +160,7 @@ func TestServiceShutdownClients(t *testing.T) {
 	s := serveSingle(t, nil)
 	c, err := quicclient.New(testCtx(t, 10*time.Second), quicclient.Config{
 		Endpoints: []string{s.endpoint()}, TLS: clientTLS(s.pki, s.pki.Client(t, "alice")),
-		// After the shutdown every dial waits out this timeout, and a put whose context
-		// is canceled still waits for another caller's dial (quicclient's failover lock
-		// does not watch the context): keep it short.
+		// After the shutdown every dial waits out this timeout: keep it short.
 		DialTimeout: 500 * time.Millisecond,
 	})
 	if err != nil {

@@ -52,7 +52,9 @@ type Client struct {
 	next   int              // where the next endpoint search starts
 	closed bool
 	token  string
-	dialMu sync.Mutex // one failover at a time
+	// failing holds a token while a failover runs: one at a time, and a caller whose
+	// context ends stops waiting for another's.
+	failing chan struct{}
 
 	watch *watchMux
 }
@@ -88,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, conns: make(map[string]*conn), token: cfg.Token}
+	c := &Client{cfg: cfg, log: cfg.Logger, conns: make(map[string]*conn), token: cfg.Token, failing: make(chan struct{}, 1)}
 	c.watch = newWatchMux(c)
 	if _, err := c.failover(ctx, nil); err != nil {
 		c.Close()
@@ -144,8 +146,12 @@ func (c *Client) current(ctx context.Context) (*conn, error) {
 // member: the first, in order from the one after bad's, that reports a leader; if none
 // does, the first that answers at all.
 func (c *Client) failover(ctx context.Context, bad *conn) (*conn, error) {
-	c.dialMu.Lock()
-	defer c.dialMu.Unlock()
+	select {
+	case c.failing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-c.failing }()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

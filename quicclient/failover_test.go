@@ -1,12 +1,16 @@
 package quicclient_test
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"etcq.dev/etcq/node"
 	"etcq.dev/etcq/node/nodetest"
@@ -350,5 +354,64 @@ func TestGracefulStopAnswersWritesInFlight(t *testing.T) {
 		if err != nil {
 			t.Errorf("write %d, answered by the draining member, returned %v", i, err)
 		}
+	}
+}
+
+// TestFailoverWaitHonorsContext: while one caller fails over to a member whose handshake
+// is held up, another caller whose context ends gives up waiting for that failover at
+// once, instead of queueing behind the dial. The held member counts its handshakes: had
+// the second caller waited for the first's dial to end, that dial would have timed out
+// and the first caller would have dialed again.
+func TestFailoverWaitHonorsContext(t *testing.T) {
+	s := serveSingle(t, 0)
+	release := make(chan struct{})
+	dialing := make(chan struct{}, 8)
+	var handshakes atomic.Int32
+	held := serverTLS(t, s.pki, "one")
+	held.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		handshakes.Add(1)
+		dialing <- struct{}{}
+		<-release
+		return nil, nil
+	}
+	slow, err := node.NewService(s.m, node.ServiceConfig{Addr: "127.0.0.1:0", TLS: held, Logger: testLogger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = slow.Shutdown(context.Background()) })
+	c, err := quicclient.New(testCtx(t, patience), quicclient.Config{
+		Endpoints:   []string{s.endpoint(), "https://" + slow.Addr().String()},
+		TLS:         &tls.Config{Certificates: []tls.Certificate{s.pki.Client(t, "tester")}, RootCAs: s.pki.CA().Pool()},
+		DialTimeout: time.Hour,
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := s.svc.Shutdown(testCtx(t, patience)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first caller fails over: its member is gone; the other one holds the handshake.
+	done1 := make(chan error, 1)
+	go func() { _, err := c.Get(testCtx(t, patience), "k"); done1 <- err }()
+	select {
+	case <-dialing:
+	case err := <-done1:
+		t.Fatalf("the first caller returned (%v) before dialing the other member", err)
+	}
+
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	if _, err := c.Get(ctx2, "k"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second caller: %v, want its context's deadline", err)
+	}
+	close(release)
+	if err := <-done1; err != nil {
+		t.Fatalf("the first caller, once the handshake went on: %v", err)
+	}
+	if n := handshakes.Load(); n != 1 {
+		t.Fatalf("%d handshakes with the held member: the first dial ended before the second caller returned", n)
 	}
 }
