@@ -387,6 +387,36 @@ func TestAuthTokens(t *testing.T) {
 	}
 }
 
+// TestAuthReauthenticate: a client given credentials authenticates when it connects, and
+// when a member refuses its token (here revoked by a password change to the same
+// password) it authenticates again and resends the request, which is applied once.
+func TestAuthReauthenticate(t *testing.T) {
+	a := serveWithAuth(t)
+	ctx := testCtx(t, 30*time.Second)
+	cfg := quicclient.Config{Endpoints: []string{a.endpoint()}, TLS: clientTLS(a.pki, a.pki.Client(t, "tool")),
+		Username: "carol", Password: "wrong"}
+	if _, err := quicclient.New(ctx, cfg); !errors.Is(err, wire.ErrAuthFailed) {
+		t.Fatalf("New with a wrong password: %v", err)
+	}
+	cfg.Password = "carol-pw"
+	carol, err := quicclient.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carol.Close()
+	first := must(carol.Put(ctx, "/app/a/re", "1"))(t)
+
+	must(a.root.UserChangePassword(ctx, "carol", "carol-pw"))(t) // revokes carol's tokens
+	put := must(carol.Put(ctx, "/app/a/re", "2"))(t)
+	got := must(a.root.Get(ctx, "/app/a/re"))(t)
+	if len(got.KVs) != 1 || string(got.KVs[0].Value) != "2" || got.KVs[0].Version != 2 || got.KVs[0].ModRevision != put.Header.Revision {
+		t.Fatalf("after the token was revoked, /app/a/re is %+v (first put at %d): want version 2, written once by the resent put", got.KVs, first.Header.Revision)
+	}
+	if _, err := carol.Put(ctx, "/app/b/re", "x"); !errors.Is(err, wire.ErrPermissionDenied) {
+		t.Fatalf("carol, authenticated again, outside her range: %v", err)
+	}
+}
+
 // TestAuthRootOnlyAndDisable: root manages users and roles; deleting root or its role is
 // refused while auth is on; after a disable everyone may do everything.
 func TestAuthRootOnlyAndDisable(t *testing.T) {

@@ -12,7 +12,8 @@ import (
 // the user of the token Authenticate obtained (which takes precedence). A refused request
 // fails with an error matching wire.ErrPermissionDenied; a token that expired or was
 // revoked (its user's password changed, say) with wire.ErrInvalidToken, after which the
-// client must Authenticate again or SetToken("") to fall back to its certificate.
+// client must Authenticate again or SetToken("") to fall back to its certificate. A client
+// given Config.Username and Password does the former itself and resends the request.
 
 // Permission types and permissions, as RoleGet shows them.
 type (

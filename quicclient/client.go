@@ -35,8 +35,13 @@ type Config struct {
 	// MaxResponseBytes bounds one response frame (default 1 GiB).
 	MaxResponseBytes int
 	// Token is sent with every request (see Authenticate).
-	Token  string
-	Logger *slog.Logger
+	Token string
+	// Username and Password, if set, authenticate the client once connected (New), and
+	// again whenever a member answers that the token is invalid (it expired, or an auth
+	// change revoked it): the refused request, which was not applied, is then sent again
+	// with the new token, once.
+	Username, Password string
+	Logger             *slog.Logger
 }
 
 // Client talks to an etcq cluster. Its methods are safe for concurrent use. It keeps one
@@ -55,6 +60,7 @@ type Client struct {
 	// failing holds a token while a failover runs: one at a time, and a caller whose
 	// context ends stops waiting for another's.
 	failing chan struct{}
+	authMu  sync.Mutex // one re-authentication at a time
 
 	watch *watchMux
 }
@@ -96,7 +102,28 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		c.Close()
 		return nil, err
 	}
+	if cfg.Username != "" {
+		if _, err := c.Authenticate(ctx, cfg.Username, cfg.Password); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// reauthenticate obtains a new token with Config's credentials, unless another caller
+// replaced the token stale meanwhile.
+func (c *Client) reauthenticate(ctx context.Context, stale string) error {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	c.mu.Lock()
+	current := c.token
+	c.mu.Unlock()
+	if current != stale {
+		return nil
+	}
+	_, err := c.Authenticate(ctx, c.cfg.Username, c.cfg.Password)
+	return err
 }
 
 // Endpoints returns the configured endpoints.
@@ -331,6 +358,7 @@ func (c *Client) do(ctx context.Context, op wire.Op, body any, s safety) (*wire.
 	req := wire.Request{Op: op, Token: token, Body: body}
 	backoff := 25 * time.Millisecond
 	var lastErr error
+	reauthed := false
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if attempt > 3*len(c.cfg.Endpoints)+3 {
@@ -359,6 +387,16 @@ func (c *Client) do(ctx context.Context, op wire.Op, body any, s safety) (*wire.
 		switch {
 		case err == nil && resp.Code == wire.CodeOK:
 			return resp, nil
+		case err == nil && resp.Code == wire.CodeInvalidToken && c.cfg.Username != "" && !reauthed:
+			// Refused before anything was done: authenticate again and resend.
+			reauthed = true
+			if aerr := c.reauthenticate(ctx, req.Token); aerr != nil {
+				return nil, fmt.Errorf("%w (authenticating again: %w)", resp.Err(), aerr)
+			}
+			c.mu.Lock()
+			req.Token = c.token
+			c.mu.Unlock()
+			attempt-- // not a failure of the member: no attempt spent
 		case err == nil && s == mutating && ambiguous(resp.Code):
 			if resp.Code == wire.CodeOutcome {
 				// The member stopped under the request: later requests go to another one.
