@@ -230,3 +230,46 @@ func TestAuthErrorsToWire(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthConfigKnobs: Config.BcryptCost is the cost new passwords are hashed at, out of
+// bcrypt's range is refused, and Config.AuthTokenTTL is how long issued tokens live.
+func TestAuthConfigKnobs(t *testing.T) {
+	cfg := singleConfig(t.TempDir())
+	cfg.BcryptCost = 40
+	if _, err := New(cfg); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("bcrypt cost 40: %v", err)
+	}
+	cfg.BcryptCost, cfg.AuthTokenTTL = 5, 3*time.Second
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	waitLeader(t, m)
+	hash, err := m.hashPassword(testContext(t), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost, err := bcrypt.Cost(hash); err != nil || cost != 5 {
+		t.Fatalf("a new password is hashed at cost %d (%v), want 5", cost, err)
+	}
+	changeAuth(t, m, nil,
+		&authOp{Kind: authUserAdd, Name: "root", NoPassword: true},
+		&authOp{Kind: authUserGrantRole, Name: "root", Role: "root"},
+		&authOp{Kind: authUserAdd, Name: "carol", Hash: hash},
+		&authOp{Kind: authEnable, TokenKey: auth.NewTokenKey()},
+	)
+	// As the service's authenticate issues them: for the member's token TTL.
+	v := m.auth.View()
+	issued := time.Now()
+	token, err := v.Authenticate("carol", "pw", issued, m.tokenTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.VerifyToken(token, issued.Add(2*time.Second)); err != nil {
+		t.Fatalf("the token within its 3 s: %v", err)
+	}
+	if _, _, err := v.VerifyToken(token, issued.Add(3*time.Second+time.Millisecond)); err == nil {
+		t.Fatal("the token was still valid 3 s after it was issued")
+	}
+}

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"etcq.dev/etcq/auth"
 	"etcq.dev/etcq/storage"
 )
 
@@ -91,6 +94,12 @@ type Config struct {
 	// DisableAutoPromote leaves learners to be promoted by hand.
 	DisableAutoPromote bool
 
+	// BcryptCost is the cost new passwords are hashed at (etcd's --bcrypt-cost, 10;
+	// bcrypt's 4 to 31). AuthTokenTTL is how long the tokens this member issues live
+	// (etcd's --auth-token-ttl, 5 minutes).
+	BcryptCost   int
+	AuthTokenTTL time.Duration
+
 	Logger       *slog.Logger
 	StoreOptions storage.Options
 }
@@ -120,6 +129,11 @@ func (c *Config) validate() error {
 	setDefault(&c.LeaseCheckpointInterval, time.Minute)
 	setDefault(&c.LeaseRevokeRate, 1000)
 	setDefault(&c.QuotaCheckInterval, time.Second)
+	setDefault(&c.BcryptCost, auth.DefaultBcryptCost)
+	setDefault(&c.AuthTokenTTL, auth.DefaultTokenTTL)
+	if c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost {
+		return fmt.Errorf("%w: bcrypt cost %d is outside %d..%d", ErrBadConfig, c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
 	if c.ElectionTicks <= c.HeartbeatTicks {
 		return fmt.Errorf("%w: election ticks (%d) must exceed heartbeat ticks (%d)", ErrBadConfig, c.ElectionTicks, c.HeartbeatTicks)
 	}

@@ -46,6 +46,8 @@ type config struct {
 	MaxTxnOps                int    `yaml:"max-txn-ops"`
 	LogLevel                 string `yaml:"log-level"`
 	EnablePprof              bool   `yaml:"enable-pprof"`
+	BcryptCost               int    `yaml:"bcrypt-cost"`
+	AuthTokenTTL             uint   `yaml:"auth-token-ttl"` // seconds
 	ConfigFile               string `yaml:"-"`
 }
 
@@ -72,6 +74,8 @@ func defaultConfig() config {
 		MaxRequestBytes:          3 << 19,
 		MaxTxnOps:                128,
 		LogLevel:                 "info",
+		BcryptCost:               10,
+		AuthTokenTTL:             300,
 	}
 }
 
@@ -105,6 +109,8 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes, "largest client request, in bytes")
 	fs.IntVar(&c.MaxTxnOps, "max-txn-ops", c.MaxTxnOps, "most operations in one txn")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.IntVar(&c.BcryptCost, "bcrypt-cost", c.BcryptCost, "cost of hashing new passwords (4 to 31): each step doubles the time an authentication takes")
+	fs.UintVar(&c.AuthTokenTTL, "auth-token-ttl", c.AuthTokenTTL, "seconds an auth token lives")
 	fs.BoolVar(&c.EnablePprof, "enable-pprof", c.EnablePprof, "serve Go runtime profiles at /debug/pprof/ on the HTTPS gateway (mutual TLS, as every path)")
 	fs.StringVar(&c.ConfigFile, "config-file", c.ConfigFile, "YAML file with the settings above (flag names as keys); flags and ETCQ_* variables override it")
 }

@@ -107,6 +107,8 @@ func start(cfg config, log *slog.Logger, stdout io.Writer) (*server, error) {
 		SnapshotCount: cfg.SnapshotCount, QuotaBackendBytes: cfg.QuotaBackendBytes,
 		// The raft entry of a request carries a little more than the client's bytes.
 		MaxRequestBytes: cfg.MaxRequestBytes + 4096,
+		BcryptCost:      cfg.BcryptCost,
+		AuthTokenTTL:    time.Duration(cfg.AuthTokenTTL) * time.Second,
 		Logger:          log,
 	})
 	if err != nil {
