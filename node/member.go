@@ -102,7 +102,7 @@ func New(cfg Config) (*Member, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(cfg.DataDir, "member")
+	dir := memberDir(cfg.DataDir)
 	imageDir := filepath.Join(dir, "snap-images")
 	if err := os.MkdirAll(imageDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
@@ -392,3 +392,7 @@ func (m *Member) WaitApplied(ctx context.Context, index uint64) error {
 		return ErrStopped
 	}
 }
+
+// memberDir is where a member keeps its state under its data dir: member/raft (the raft
+// log), member/db (the store), member/snap-images.
+func memberDir(dataDir string) string { return filepath.Join(dataDir, "member") }

@@ -3,16 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"etcq.dev/etcq/storage"
+	"etcq.dev/etcq/node"
 )
 
 // restoreOptions are the flags of snapshot restore.
@@ -50,7 +47,7 @@ with the same --name, --initial-cluster, --initial-cluster-token and
 			if err != nil {
 				return fail(exitError, err)
 			}
-			fmt.Fprintf(a.stdout, "Snapshot %s restored into %s (revision %d, %d keys)\n", args[0], dataDir, st.Revision, st.TotalKey)
+			fmt.Fprintf(a.stdout, "Snapshot %s restored into %s (revision %d, %d keys)\n", args[0], dataDir, st.Revision, st.Keys)
 			fmt.Fprintf(a.stdout, "Start the member with: etcq --name %s --data-dir %s --initial-cluster %s --initial-cluster-token %s --initial-advertise-peer-urls %s --initial-cluster-state new\n",
 				o.name, dataDir, o.initialCluster, o.clusterToken, o.peerURLs)
 			return nil
@@ -124,67 +121,12 @@ func checkPeerURL(u string) error {
 	return fmt.Errorf("peer URL %q: want https://host:port", u)
 }
 
-// The replicated membership state node keeps in the store's aux values (see
-// node/membership.go): a restored store must not carry the old cluster's, because the new
-// cluster's members write their own when they bootstrap.
-var membershipAux = []string{"members/", "removed/", "refused/"}
-
-// restoreSnapshot creates dataDir and restores the snapshot file into
-// <dataDir>/member/db, the store of a member (the raft log, <dataDir>/member/raft, is
-// left for the member to create). The store is then made ready to bootstrap a new
-// cluster: its consistent index goes back to 0, so the new cluster's raft log applies
-// from its first entry, and the old cluster's membership is dropped.
-func restoreSnapshot(path, dataDir string) (dbStatus, error) {
-	if _, err := os.Stat(dataDir); err == nil {
-		return dbStatus{}, fmt.Errorf("data-dir %q exists", dataDir)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return dbStatus{}, err
-	}
+// restoreSnapshot restores the snapshot file into a new data directory (node.RestoreDataDir).
+func restoreSnapshot(path, dataDir string) (node.RestoredStore, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return dbStatus{}, err
+		return node.RestoredStore{}, err
 	}
 	defer f.Close()
-	member := filepath.Join(dataDir, "member")
-	if err := os.MkdirAll(member, 0o700); err != nil {
-		return dbStatus{}, err
-	}
-	st, err := restoreStore(f, filepath.Join(member, "db"))
-	if err != nil {
-		os.RemoveAll(dataDir)
-		return dbStatus{}, err
-	}
-	return st, nil
-}
-
-func restoreStore(f *os.File, db string) (dbStatus, error) {
-	if err := storage.RestoreFile(f, db); err != nil {
-		return dbStatus{}, err
-	}
-	s, err := storage.Open(db, storage.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return dbStatus{}, err
-	}
-	w := s.Write()
-	for _, prefix := range membershipAux {
-		keys, _ := s.AuxPrefix(prefix)
-		for _, k := range keys {
-			w.SetAux(k, nil)
-		}
-	}
-	w.SetConsistentIndex(0, 0)
-	w.End()
-	err = s.Commit()
-	all, rerr := s.Range(storage.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, CountOnly: true})
-	st := dbStatus{Revision: s.Rev()}
-	if rerr == nil {
-		st.TotalKey = int(all.Count)
-	}
-	if cerr := s.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return dbStatus{}, fmt.Errorf("prepare the restored store: %w", err)
-	}
-	return st, nil
+	return node.RestoreDataDir(f, dataDir)
 }
