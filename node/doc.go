@@ -19,9 +19,11 @@
 //   - Linearizable read: readers that arrive together share one ReadIndex; when this
 //     member has applied up to the index the leader named, they read the local store.
 //     A member that cannot reach a leader fails the read rather than serve stale data.
-//   - Snapshots: every SnapshotCount applied entries the store is committed and a raft
-//     snapshot recorded; the log before it (less a catch-up tail) is released. A follower
-//     too far behind receives a MsgSnap together with an image of the leader's store.
+//   - Snapshots: every SnapshotCount applied entries (or SnapshotBytes of them) the store
+//     is committed and a raft snapshot recorded; the log before it (less a catch-up tail
+//     bounded in entries and bytes) is released. A follower too far behind receives a
+//     MsgSnap together with an image of the leader's store. RestoreDataDir turns a client
+//     snapshot into the data dir of a member of a new cluster.
 //   - Membership: ConfChangeV2 entries; new members join as learners and are promoted once
 //     caught up; the member list is replicated state in the store.
 //
