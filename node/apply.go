@@ -170,7 +170,7 @@ func (m *Member) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChangeI, ctxByte
 		if _, refused := m.store.Aux(refusedKey(e.GetIndex())); refused {
 			refusal = errReplayedRefusal
 		}
-	} else {
+	} else if refusal = m.authorizeConfChange(cctx.Caller); refusal == nil {
 		refusal = m.checkConfChange(v2)
 	}
 	if refusal != nil {

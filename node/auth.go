@@ -161,6 +161,45 @@ func (m *Member) authorize(r *request) error {
 	return nil
 }
 
+// authorizeConfChange checks, at apply, that the client a membership change was made for
+// may still change membership (root, with a valid token) at this point of the log. Changes
+// without a caller are the member's own.
+func (m *Member) authorizeConfChange(c *caller) error {
+	if c == nil {
+		return nil
+	}
+	v := m.auth.View()
+	if !v.Enabled() {
+		return nil
+	}
+	if err := v.CheckIdentity(auth.Identity{User: c.User, TokenRev: c.TokenRev}); err != nil {
+		return err
+	}
+	if err := (access{v: v, user: c.User}).admin("membership change"); err != nil {
+		var de *deniedError
+		if errors.As(err, &de) && c.AuthRev != v.Revision() {
+			de.msg += fmt.Sprintf("; auth changed after the request was checked (auth revision %d, now %d)", c.AuthRev, v.Revision())
+		}
+		return err
+	}
+	return nil
+}
+
+// callerKey carries, in a context, the caller a Member API call is made for.
+type callerKey struct{}
+
+// withCaller returns ctx carrying c: the membership changes made with it are stamped with
+// c, and apply checks c again.
+func withCaller(ctx context.Context, c *caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// callerFrom returns the caller ctx carries, or nil: a call of the process itself.
+func callerFrom(ctx context.Context) *caller {
+	c, _ := ctx.Value(callerKey{}).(*caller)
+	return c
+}
+
 // access decides what one user may do, against one View. The client service and apply
 // share it, so the two decide by the same rules.
 type access struct {

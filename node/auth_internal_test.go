@@ -114,6 +114,47 @@ func TestAuthRecheckAtApply(t *testing.T) {
 	}
 }
 
+// TestAuthRecheckConfChangeAtApply: a membership change checked at the service for a root
+// user, applied after that user lost the root role, is refused at apply, changes nothing,
+// and stays refused when the log is replayed after a restart; a change for a user who is
+// still root, and the member's own changes, go through.
+func TestAuthRecheckConfChangeAtApply(t *testing.T) {
+	dir := t.TempDir()
+	m := authMember(t, dir)
+	ctx := testContext(t)
+	stamp := func(user string) context.Context {
+		return withCaller(ctx, &caller{User: user, AuthRev: m.auth.View().Revision()})
+	}
+	asAdmin, asRoot := stamp("admin"), stamp("root")
+	changeAuth(t, m, nil, &authOp{Kind: authUserRevokeRole, Name: "admin", Role: "root"})
+
+	before := m.Members()
+	if _, _, err := m.AddMember(asAdmin, "late", []string{"https://127.0.0.1:3380"}, true); !errors.Is(err, auth.ErrPermissionDenied) ||
+		!strings.Contains(err.Error(), "auth changed after the request was checked") {
+		t.Fatalf("a change checked before its user lost root: %v", err)
+	}
+	if got := m.Members(); len(got) != len(before) {
+		t.Fatalf("the refused change altered the members: %+v", got)
+	}
+	added, _, err := m.AddMember(asRoot, "ok", []string{"https://127.0.0.1:4380"}, true)
+	if err != nil {
+		t.Fatalf("a change for root: %v", err)
+	}
+	if _, err := m.RemoveMember(ctx, added.ID); err != nil { // the process's own: unchecked
+		t.Fatalf("the member's own change: %v", err)
+	}
+
+	m.Stop()
+	m2, err := New(singleConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Stop()
+	if got := m2.Members(); len(got) != len(before) || got[0].ID != before[0].ID {
+		t.Fatalf("members after the log was replayed: %+v, want %+v", got, before)
+	}
+}
+
 // TestAuthTokenRevokedBeforeApply: a request with a token that was valid at the service
 // and revoked (the user's password changed) before apply is refused at apply.
 func TestAuthTokenRevokedBeforeApply(t *testing.T) {

@@ -94,6 +94,9 @@ type confContext struct {
 	Member uint64     `msgpack:"member"` // proposer, for its waiter (0: bootstrap)
 	Seq    uint64     `msgpack:"seq"`
 	Info   MemberInfo `msgpack:"info"`
+	// Caller is the client the change is made for, checked again at apply; nil for the
+	// member's own changes (promotion of a caught-up learner, publishing its client URLs).
+	Caller *caller `msgpack:"caller,omitempty"`
 }
 
 // New opens (or bootstraps) a member and starts it. It returns once the member runs; it

@@ -153,7 +153,7 @@ func (m *Member) proposeConfChange(ctx context.Context, typ raftpb.ConfChangeTyp
 		return nil, ErrStopped
 	}
 	seq := m.seq.Add(1)
-	cctx, err := msgpack.Marshal(&confContext{Member: m.id, Seq: seq, Info: info})
+	cctx, err := msgpack.Marshal(&confContext{Member: m.id, Seq: seq, Info: info, Caller: callerFrom(ctx)})
 	if err != nil {
 		return nil, err
 	}

@@ -163,17 +163,21 @@ func (s *Service) cluster(ctx context.Context, c *clientConn, req *wire.Request)
 	m := s.m
 	// Any user may list the members (as in etcd, and clients discover endpoints so);
 	// changing them is for root.
-	check := s.checkAdmin
-	if req.Op == wire.OpMemberList {
-		check = s.checkAuthenticated
-	}
-	if err := check(c, req.Token, req.Op.String()); err != nil {
+	who, err := s.resolve(c, req.Token)
+	if err != nil {
 		return nil, 0, err
 	}
-	var (
-		members []MemberInfo
-		err     error
-	)
+	if req.Op == wire.OpMemberList {
+		err = who.authenticated(req.Op.String())
+	} else {
+		err = who.admin(req.Op.String())
+		// The change carries its caller, and apply checks it again (applyConfChange).
+		ctx = withCaller(ctx, who.stamp())
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	var members []MemberInfo
 	switch body := req.Body.(type) {
 	case *wire.MemberListRequest:
 		if body.Linearizable {
