@@ -140,31 +140,19 @@ func (m *Member) applyAuth(op *authOp) error {
 // the log: nil to apply it, an error (permission denied, invalid token) to refuse it
 // whole. Requests without a caller are the member's own.
 func (m *Member) authorize(r *request) error {
-	if r.Caller == nil {
-		return nil
-	}
-	v := m.auth.View()
-	if !v.Enabled() {
-		return nil
-	}
-	if err := v.CheckIdentity(auth.Identity{User: r.Caller.User, TokenRev: r.Caller.TokenRev}); err != nil {
-		return err
-	}
-	a := access{v: v, user: r.Caller.User, store: m.store}
-	if err := a.request(r); err != nil {
-		var de *deniedError
-		if errors.As(err, &de) && r.Caller.AuthRev != v.Revision() {
-			de.msg += fmt.Sprintf("; auth changed after the request was checked (auth revision %d, now %d)", r.Caller.AuthRev, v.Revision())
-		}
-		return err
-	}
-	return nil
+	return m.authorizeAs(r.Caller, func(a access) error { return a.request(r) })
 }
 
 // authorizeConfChange checks, at apply, that the client a membership change was made for
-// may still change membership (root, with a valid token) at this point of the log. Changes
-// without a caller are the member's own.
+// may still change membership (root, with a valid token). Changes without a caller are
+// the member's own.
 func (m *Member) authorizeConfChange(c *caller) error {
+	return m.authorizeAs(c, func(a access) error { return a.admin("membership change") })
+}
+
+// authorizeAs runs check for caller c against the auth state of this point of the log,
+// once c's token is known to be still valid; nil c, or auth disabled, passes.
+func (m *Member) authorizeAs(c *caller, check func(access) error) error {
 	if c == nil {
 		return nil
 	}
@@ -175,7 +163,7 @@ func (m *Member) authorizeConfChange(c *caller) error {
 	if err := v.CheckIdentity(auth.Identity{User: c.User, TokenRev: c.TokenRev}); err != nil {
 		return err
 	}
-	if err := (access{v: v, user: c.User}).admin("membership change"); err != nil {
+	if err := check(access{v: v, user: c.User, store: m.store}); err != nil {
 		var de *deniedError
 		if errors.As(err, &de) && c.AuthRev != v.Revision() {
 			de.msg += fmt.Sprintf("; auth changed after the request was checked (auth revision %d, now %d)", c.AuthRev, v.Revision())
