@@ -19,6 +19,8 @@ MAKEFLAGS += --no-builtin-rules --no-print-directory
 ##   ARGS        extra flags for the daemon (run) or every member (cluster)
 ##   RUN_DIR     where run and cluster keep data and the generated PKI (default .run)
 ##   BENCH_SCALE bench-compare: multiplies the anchors' request totals (default 0.5; 1 = theirs)
+##   CHAOS_ROUNDS, CHAOS_BUDGET, CHAOS_COUNT  chaos: fault rounds per run (default 60), time
+##               budget per run (default 2m), runs, each with a new seed (default 3)
 ##   SCENARIOS   bench-compare: shapes to run (default a b c d e f m; m writes a million keys)
 GO        ?= go
 PKGS      ?= ./...
@@ -29,6 +31,9 @@ ARGS      ?=
 RUN_DIR   ?= .run
 BENCH_SCALE ?= 0.5
 SCENARIOS ?= a b c d e f m
+CHAOS_ROUNDS ?= 60
+CHAOS_BUDGET ?= 2m
+CHAOS_COUNT ?= 3
 
 # The core packages, where concurrency lives. Only the directories present are handed to
 # `go list` (a missing one would make it fail); -e keeps a package that does not compile in
@@ -36,7 +41,7 @@ SCENARIOS ?= a b c d e f m
 RACE_DIRS := storage node quicpeer quicclient
 RACE_PKGS ?= $(shell $(GO) list -e $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/.),./$(d)/...)) 2>/dev/null)
 
-.PHONY: help build test test-short bench bench-compare fuzz lint fmt-check fmt clean run cluster
+.PHONY: help build test test-short bench bench-compare chaos fuzz lint fmt-check fmt clean run cluster
 
 ##
 ## Targets:
@@ -70,6 +75,14 @@ bench: ## benchmarks in PKGS matching BENCH, for BENCHTIME each, with allocation
 
 bench-compare: build ## etcq and etcd 3.4 side by side on the anchors' shapes, one table (about 25 minutes, most of it shape m)
 	BENCH_SCALE=$(BENCH_SCALE) ./scripts/bench-compare.sh $(SCENARIOS)
+
+chaos: ## the randomized fault suites at length, under -race: kills, partitions, loss, restarts (about 10 minutes)
+	@mkdir -p $(RUN_DIR)
+	@echo "full log: $(RUN_DIR)/chaos.log"
+	ETCQ_CHAOS_ROUNDS=$(CHAOS_ROUNDS) ETCQ_CHAOS_BUDGET=$(CHAOS_BUDGET) \
+		$(GO) test -race -run '^(TestRandomFaults|TestKill9)$$' -count=$(CHAOS_COUNT) -timeout=60m -v ./node/ \
+		>$(RUN_DIR)/chaos.log 2>&1; rc=$$?; \
+		grep -E '^(--- |PASS|FAIL|ok)|seed [0-9]|round [0-9]+: |_test.go:[0-9]+: ' $(RUN_DIR)/chaos.log | grep -v '^ *raft' ; exit $$rc
 
 fuzz: ## run every Fuzz target in PKGS for FUZZTIME each, one after the other
 	@n=0; \

@@ -30,6 +30,27 @@ import (
 
 // ftSeed returns the seed of a randomized test: ETCQ_FAULTS_SEED if set (to replay a
 // run), else the clock. The network logs it too.
+// chaosLength lets `make chaos` run the randomized fault tests at length: ETCQ_CHAOS_ROUNDS
+// and ETCQ_CHAOS_BUDGET (a duration) replace the default rounds and time budget.
+func chaosLength(t *testing.T, rounds int, budget time.Duration) (int, time.Duration) {
+	t.Helper()
+	if s := os.Getenv("ETCQ_CHAOS_ROUNDS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			t.Fatalf("ETCQ_CHAOS_ROUNDS=%q: want a positive number", s)
+		}
+		rounds = v
+	}
+	if s := os.Getenv("ETCQ_CHAOS_BUDGET"); s != "" {
+		v, err := time.ParseDuration(s)
+		if err != nil || v <= 0 {
+			t.Fatalf("ETCQ_CHAOS_BUDGET=%q: want a positive duration", s)
+		}
+		budget = v
+	}
+	return rounds, budget
+}
+
 func ftSeed(t *testing.T) int64 {
 	t.Helper()
 	seed := time.Now().UnixNano()
@@ -978,6 +999,7 @@ func TestRandomFaults(t *testing.T) {
 	if testing.Short() {
 		rounds, budget = 5, 10*time.Second
 	}
+	rounds, budget = chaosLength(t, rounds, budget)
 	// Frequent snapshots and a short catch-up tail: members that were isolated or down
 	// come back through snapshots, under load.
 	c := nodetest.NewCluster(t, nodetest.Options{Seed: seed, SnapshotCount: 64, SnapshotCatchUpEntries: 16})

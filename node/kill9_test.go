@@ -95,6 +95,7 @@ func TestKill9(t *testing.T) {
 	if testing.Short() {
 		rounds = 1
 	}
+	rounds, _ = chaosLength(t, rounds, 0)
 	for round := 0; round < rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9Child$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "ETCQ_KILL9_DIR="+dir, fmt.Sprintf("ETCQ_KILL9_ROUND=%d", round))
