@@ -20,7 +20,7 @@ MAKEFLAGS += --no-builtin-rules --no-print-directory
 ##   RUN_DIR     where run and cluster keep data and the generated PKI (default .run)
 ##   BENCH_SCALE bench-compare: multiplies the anchors' request totals (default 0.5; 1 = theirs)
 ##   CHAOS_ROUNDS, CHAOS_BUDGET, CHAOS_COUNT  chaos: fault rounds per run (default 60), time
-##               budget per run (default 2m), runs, each with a new seed (default 3)
+##               budget per run (default 2m), runs, each with a new seed (default 2)
 ##   SCENARIOS   bench-compare: shapes to run (default a b c d e f m; m writes a million keys)
 GO        ?= go
 PKGS      ?= ./...
@@ -33,7 +33,7 @@ BENCH_SCALE ?= 0.5
 SCENARIOS ?= a b c d e f m
 CHAOS_ROUNDS ?= 60
 CHAOS_BUDGET ?= 2m
-CHAOS_COUNT ?= 3
+CHAOS_COUNT ?= 2
 
 # The core packages, where concurrency lives. Only the directories present are handed to
 # `go list` (a missing one would make it fail); -e keeps a package that does not compile in
