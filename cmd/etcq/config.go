@@ -36,6 +36,7 @@ type config struct {
 	PKIDir                   string `yaml:"pki-dir"`
 	Join                     string `yaml:"join"`       // client URL of a member to enroll through (join*.go)
 	JoinToken                string `yaml:"join-token"` // etcq1.<id>.<secret>.<ca-pin>
+	JoinTokenFile            string `yaml:"join-token-file"`
 	QuotaBackendBytes        int64  `yaml:"quota-backend-bytes"`
 	SnapshotCount            uint64 `yaml:"snapshot-count"`
 	HeartbeatInterval        uint   `yaml:"heartbeat-interval"` // milliseconds
@@ -100,6 +101,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.PKIDir, "pki-dir", c.PKIDir, "with --auto-tls: the PKI directory, shared by the members of a local cluster (default ${data-dir}/pki)")
 	fs.StringVar(&c.Join, "join", c.Join, "enroll through the member at this client URL (https://host:port) and join its cluster: certificates and the member list come from it (needs --join-token)")
 	fs.StringVar(&c.JoinToken, "join-token", c.JoinToken, "with --join: the join token a member printed (or etcqctl certs token create made)")
+	fs.StringVar(&c.JoinTokenFile, "join-token-file", c.JoinTokenFile, "with --join: a file holding the join token (unlike --join-token, not visible in ps)")
 	fs.Int64Var(&c.QuotaBackendBytes, "quota-backend-bytes", c.QuotaBackendBytes, "raise a NOSPACE alarm when the store file grows past this size")
 	fs.Uint64Var(&c.SnapshotCount, "snapshot-count", c.SnapshotCount, "applied entries between raft snapshots")
 	fs.UintVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "time (in milliseconds) of a heartbeat interval")
@@ -176,7 +178,29 @@ func loadConfig(args []string, env func(string) string, stderr io.Writer) (confi
 			}
 		}
 	})
+	if err == nil {
+		err = final.readJoinTokenFile()
+	}
 	return final, err
+}
+
+// readJoinTokenFile sets the join token from --join-token-file, if given.
+func (c *config) readJoinTokenFile() error {
+	if c.JoinTokenFile == "" {
+		return nil
+	}
+	if c.JoinToken != "" {
+		return fmt.Errorf("%w: give --join-token or --join-token-file, not both", errUsage)
+	}
+	b, err := os.ReadFile(c.JoinTokenFile)
+	if err != nil {
+		return fmt.Errorf("%w: --join-token-file: %w", errUsage, err)
+	}
+	c.JoinToken = strings.TrimSpace(string(b))
+	if c.JoinToken == "" {
+		return fmt.Errorf("%w: --join-token-file %s is empty", errUsage, c.JoinTokenFile)
+	}
+	return nil
 }
 
 // clusterMember is one entry of --initial-cluster.

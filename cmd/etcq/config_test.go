@@ -47,3 +47,31 @@ func TestLoadConfigAuthAndPprof(t *testing.T) {
 		t.Fatalf("a negative token TTL: %v", err)
 	}
 }
+
+// TestLoadConfigJoinTokenFile: --join-token-file reads the token (trimmed) from a file, so
+// that it is not visible in ps; giving both, an empty file or a missing one is an error.
+func TestLoadConfigJoinTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	if err := os.WriteFile(file, []byte("etcq1.a.b.c\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noEnv := func(string) string { return "" }
+	c, err := loadConfig([]string{"--join-token-file", file}, noEnv, io.Discard)
+	if err != nil || c.JoinToken != "etcq1.a.b.c" {
+		t.Fatalf("token from a file: %q, %v", c.JoinToken, err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"both":    {"--join-token-file", file, "--join-token", "etcq1.x.y.z"},
+		"empty":   {"--join-token-file", empty},
+		"missing": {"--join-token-file", filepath.Join(dir, "none")},
+	} {
+		if _, err := loadConfig(args, noEnv, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("%s: %v, want a usage error", name, err)
+		}
+	}
+}
