@@ -217,6 +217,14 @@ func TestEntryPutFastPath(t *testing.T) {
 		}
 		return rng.Uint64() >> rng.IntN(64)
 	}
+	for _, r := range sampleBatch() {
+		if putOnly(r) != (r.Put != nil) {
+			t.Fatalf("putOnly(%+v) = %v", *r, putOnly(r))
+		}
+	}
+	if putOnly(&request{Op: opPut, Put: &storage.PutRequest{}, Lease: &leaseRequest{}}) {
+		t.Fatal("a put with another body takes the fast path")
+	}
 	for range 2000 {
 		r := &request{Member: u64(), Seq: u64(), Op: opPut, Compact: int64(u64()), Put: &storage.PutRequest{
 			Key: bytesOrNil(), Value: bytesOrNil(), Lease: int64(u64()),
@@ -224,6 +232,9 @@ func TestEntryPutFastPath(t *testing.T) {
 		}}
 		if rng.IntN(2) == 0 {
 			r.Caller = &caller{User: string(bytesOrNil()), TokenRev: u64(), AuthRev: u64()}
+		}
+		if !putOnly(r) {
+			t.Fatalf("%+v would not take the fast path", *r)
 		}
 		fast, err := encodeEntry([]*request{r})
 		if err != nil {

@@ -172,7 +172,7 @@ func New(cfg Config) (*Member, error) {
 		so.Logger = log
 	}
 	so.LeaseExists = m.lessor.exists
-	if m.store, err = storage.Open(filepath.Join(dir, "db"), so); err != nil {
+	if m.store, err = storage.Open(storePath(cfg.DataDir), so); err != nil {
 		return fail(err)
 	}
 	if err := m.lessor.load(m.store); err != nil {
@@ -397,5 +397,8 @@ func (m *Member) WaitApplied(ctx context.Context, index uint64) error {
 }
 
 // memberDir is where a member keeps its state under its data dir: member/raft (the raft
-// log), member/db (the store), member/snap-images.
+// log), member/db (the store: storePath), member/snap-images.
 func memberDir(dataDir string) string { return filepath.Join(dataDir, "member") }
+
+// storePath is the store file of a member's data dir.
+func storePath(dataDir string) string { return filepath.Join(memberDir(dataDir), "db") }

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"etcq.dev/etcq/storage"
 )
@@ -35,7 +34,7 @@ func RestoreDataDir(snapshot io.Reader, dataDir string) (RestoredStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return RestoredStore{}, fmt.Errorf("node: restore: %w", err)
 	}
-	st, err := restoreStore(snapshot, filepath.Join(dir, "db"))
+	st, err := restoreStore(snapshot, storePath(dataDir))
 	if err != nil {
 		os.RemoveAll(dataDir)
 		return RestoredStore{}, fmt.Errorf("node: restore: %w", err)
